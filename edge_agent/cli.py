@@ -1,0 +1,291 @@
+"""Command line: ``python -m edge_agent COMMAND``.
+
+Exit status: 0 done; 1 the record does not hold up (a broken journal chain, a replay that
+disagrees with the journal); 2 bad input (a malformed line, a bad config key, a bad option).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import os
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from edge_agent import progress
+from edge_agent.config import ConfigError, HallConfig, load_config
+from edge_agent.journal import (
+    ChainBroken,
+    Journal,
+    JournalError,
+    open_for_reading,
+    read_records,
+    verify,
+)
+from edge_agent.replay import (
+    ContractWriter,
+    JournalComparison,
+    Replayer,
+    journal_events,
+    record_timeline,
+    timeline_events,
+)
+from edge_agent.rules.engine import TimeWentBackwards
+from edge_agent.rules.model import Event
+from edge_agent.timeline import EventParser, TimelineError
+
+BAD_INPUT = 2
+NOT_HOLDING = 1
+
+
+class UsageError(Exception):
+    """Bad input found before any work started."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        result: int = args.run(args)
+        return result
+    except (UsageError, ConfigError, JournalError) as exc:
+        return _fail(str(exc), NOT_HOLDING if isinstance(exc, ChainBroken) else BAD_INPUT)
+    except TimelineError as exc:
+        return _fail(f"{getattr(args, 'source_name', 'input')} {exc}", BAD_INPUT)
+    except BrokenPipeError:
+        sys.stderr.close()  # the reader went away (e.g. `| head`): not an error of ours
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+def _fail(message: str, status: int) -> int:
+    print(f"edge_agent: error: {message}", file=sys.stderr)
+    return status
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m edge_agent",
+                                description="Window-counter evaluation: the hall's edge agent.")
+    sub = p.add_subparsers(required=True, metavar="COMMAND")
+
+    r = sub.add_parser("replay", help="re-derive every decision and the month's report (JSON)")
+    _input_options(r)
+    r.set_defaults(run=cmd_replay)
+
+    rep = sub.add_parser("report", help="the month's report with the records behind each "
+                                        "deduction")
+    _input_options(rep)
+    rep.add_argument("--format", choices=("json", "csv", "table"), default="table")
+    rep.set_defaults(run=cmd_report)
+
+    rec = sub.add_parser("record", help="decide a timeline and journal every event")
+    rec.add_argument("timeline", type=Path)
+    rec.add_argument("--journal", type=Path, required=True)
+    rec.add_argument("--config", type=Path, required=True)
+    rec.add_argument("--batch", type=int, default=256, help="records per commit")
+    rec.set_defaults(run=cmd_record)
+
+    v = sub.add_parser("verify", help="check a journal's hash chain")
+    v.add_argument("journal", type=Path)
+    v.add_argument("--head", help="the head hash kept elsewhere (hex), to detect a rewrite")
+    v.set_defaults(run=cmd_verify)
+
+    c = sub.add_parser("check-config", help="validate a hall configuration file")
+    c.add_argument("config", type=Path)
+    c.set_defaults(run=cmd_check_config)
+    return p
+
+
+def _input_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("timeline", type=Path, nargs="?", help="timeline file (JSON lines)")
+    p.add_argument("--journal", type=Path, help="replay a journal file instead of a timeline")
+    p.add_argument("--config", type=Path, required=True, help="the hall's TOML configuration")
+    p.add_argument("--month", required=True, help="the month to report, YYYY-MM")
+
+
+# --- commands ---------------------------------------------------------------------------
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    config, month = _common(args)
+    replayer = Replayer(config, month)
+    comparison = JournalComparison()
+    writer = ContractWriter(sys.stdout, config)
+    for item, recorded in _inputs(args, config):
+        outputs = replayer.feed(item)
+        writer.write(outputs)
+        if recorded is not None:
+            comparison.compare(recorded, outputs, item.line)
+    writer.write(replayer.finish())
+    writer.close(replayer.tally.report())
+    return _report_comparison(args, comparison)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    config, month = _common(args)
+    replayer = Replayer(config, month)
+    comparison = JournalComparison()
+    for item, recorded in _inputs(args, config):
+        outputs = replayer.feed(item)
+        if recorded is not None:
+            comparison.compare(recorded, outputs, item.line)
+    replayer.finish()
+    report = replayer.tally.explained()
+    source = "journal record" if args.journal else "line"
+    if args.format == "json":
+        import json
+
+        json.dump(report, sys.stdout, ensure_ascii=False, indent=1)
+        sys.stdout.write("\n")
+    elif args.format == "csv":
+        sys.stdout.write(report_csv(report))
+    else:
+        sys.stdout.write(report_table(report, config, source))
+    return _report_comparison(args, comparison)
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    args.source_name = str(args.timeline)
+    if args.batch < 1:
+        raise UsageError("--batch must be 1 or more")
+    with _open_input(args.timeline) as stream, Journal(args.journal) as journal:
+        if journal.head_seq:
+            raise UsageError(f"{args.journal} already holds {journal.head_seq} records; "
+                             "record into a new file")
+        journal.set_meta("hall", config.hall_id)
+        try:
+            count = record_timeline(timeline_events(stream, EventParser(config.scale)), config,
+                                    journal, args.batch)
+        except TimeWentBackwards as exc:
+            raise UsageError(f"{args.timeline}: {exc}") from None
+        head = journal.head.hex()
+    print(f"recorded {count} events into {args.journal}; head {head}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    expect = None
+    if args.head is not None:
+        if not re.fullmatch(r"[0-9a-fA-F]{64}", args.head):
+            raise UsageError("--head must be 64 hex digits")
+        expect = bytes.fromhex(args.head)
+    result = verify(args.journal, expect)
+    if result.ok:
+        print(f"ok: {result.records} records, head {result.head_seq} {result.head.hex()}")
+        return 0
+    print(f"BROKEN: {result.problem}\n(the {result.records} records before it verify; last good "
+          f"head {result.head_seq} {result.head.hex()})")
+    return NOT_HOLDING
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    print(f"ok: hall {config.hall_id}, {len(config.counters)} counters, "
+          f"{len(config.devices)} devices, scale {config.scale}")
+    return 0
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def _common(args: argparse.Namespace) -> tuple[HallConfig, str]:
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", args.month):
+        raise UsageError(f"--month must be YYYY-MM, got {args.month!r}")
+    if (args.timeline is None) == (args.journal is None):
+        raise UsageError("give either a timeline file or --journal FILE")
+    args.source_name = str(args.journal or args.timeline)
+    return load_config(args.config), args.month
+
+
+def _inputs(args: argparse.Namespace, config: HallConfig
+            ) -> Iterator[tuple[Any, dict[str, Any] | None]]:
+    """(event or tick, the outcome the journal recorded for it or None) in order."""
+    parser = EventParser(config.scale)
+    if args.journal is not None:
+        db = open_for_reading(args.journal)
+        try:
+            for item, record in journal_events(read_records(db), parser):
+                yield item, record.outcome_dict()
+        finally:
+            db.close()
+        return
+    with _open_input(args.timeline) as stream:
+        size = os.fstat(stream.fileno()).st_size
+        bar = progress.Progress(size, "replay") if progress.wanted(size) else None
+        events: Iterator[Event] = timeline_events(stream, parser, bar)
+        for ev in events:
+            yield ev, None
+        if bar is not None:
+            bar.close()
+
+
+@contextlib.contextmanager
+def _open_input(path: Path) -> Iterator[BinaryIO]:
+    try:
+        stream = path.open("rb")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    with stream:
+        yield stream
+
+
+def _report_comparison(args: argparse.Namespace, comparison: JournalComparison) -> int:
+    if not comparison.mismatches:
+        return 0
+    for line in comparison.mismatches:
+        print(f"edge_agent: {line}", file=sys.stderr)
+    print(f"edge_agent: replay disagrees with {len(comparison.mismatches)} of "
+          f"{comparison.checked} recorded decisions (rules or configuration changed?)",
+          file=sys.stderr)
+    return NOT_HOLDING
+
+
+CSV_FIELDS = ("scope", "id", "volume", "ratings", "satisfied", "base", "standard", "shortfall",
+              "shortfall_deduction", "penalties", "score", "deductions")
+
+
+def report_csv(report: dict[str, Any]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(("month", *CSV_FIELDS))
+    for scope in ("counters", "staff"):
+        for key, row in report[scope].items():
+            w.writerow((report["month"], scope[:-1] if scope == "counters" else scope, key,
+                        *(row[f] for f in CSV_FIELDS[2:-1]), _deduction_text(row["deductions"])))
+    return buf.getvalue()
+
+
+def _deduction_text(deductions: list[dict[str, Any]]) -> str:
+    parts = []
+    for d in deductions:
+        lines = " ".join(str(n) for n in d["lines"])
+        exempt = f" exempt:{' '.join(str(n) for n in d['exempt_lines'])}" if d["exempt"] else ""
+        parts.append(f"{d['kind']} -{d['points']} [{lines}]{exempt}")
+    return "; ".join(parts)
+
+
+def report_table(report: dict[str, Any], config: HallConfig, source: str) -> str:
+    out = [f"Monthly evaluation report, hall {config.hall_id}, {report['month']}", ""]
+    head = (f"{'counter':<10}{'volume':>7}{'ratings':>8}{'satisf.':>8}{'base':>6}{'std':>5}"
+            f"{'short':>6}{'-short':>7}{'-incid':>7}{'score':>7}")
+    for scope, title in (("counters", "counter"), ("staff", "staff")):
+        out.append(head.replace("counter", f"{title:<7}", 1))
+        for key, row in report[scope].items():
+            out.append(f"{key:<10}{row['volume']:>7}{row['ratings']:>8}{row['satisfied']:>8}"
+                       f"{row['base']:>6.2f}{row['standard']:>5}{row['shortfall']:>6}"
+                       f"{row['shortfall_deduction']:>7}{row['penalties']:>7.2f}"
+                       f"{row['score']:>7.2f}")
+            for d in row["deductions"]:
+                lines = ", ".join(str(n) for n in d["lines"][:12])
+                more = " …" if len(d["lines"]) > 12 else ""
+                exempt = f" ({d['exempt']} exempt: device fault reported)" if d["exempt"] else ""
+                out.append(f"{'':<12}{d['kind']} ×{d['count']} −{d['points']:.2f}{exempt}"
+                           f"{f'  ({source} {lines}{more})' if lines else ''}")
+        out.append("")
+    return "\n".join(out)

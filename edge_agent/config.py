@@ -1,0 +1,398 @@
+"""The hall's TOML configuration: loading and validation (RULES.md §6).
+
+Every key has a default, so a file holding only ``[hall]`` and ``id`` is valid. An unknown
+key, a wrong type or an impossible value raises :class:`ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+INCIDENT_KINDS = (
+    "device_offline",
+    "not_prompted",
+    "refused_evaluation",
+    "consecutive_rating",
+    "self_rating",
+    "unbound_rating",
+    "left_mid_service",
+    "long_pause",
+)
+DEFAULT_PENALTIES: dict[str, float] = {
+    "device_offline": 1.0,
+    "not_prompted": 1.0,
+    "refused_evaluation": 2.5,
+    "consecutive_rating": 1.0,
+    "self_rating": 1.0,
+    "unbound_rating": 0.0,
+    "left_mid_service": 0.0,
+    "long_pause": 0.0,
+}
+SCALES = ("binary", "five")
+DEVICE_KINDS = ("pad", "sign", "keypad", "badge")
+DEVICE_LINKS = ("usb", "rs485", "mqtt", "evdev")
+ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used; the message names the file and key."""
+
+
+@dataclass(frozen=True)
+class RulesConfig:
+    invite_ttl_s: float = 60
+    double_press_grace_ms: float = 3000
+    min_rating_interval_s: float = 15
+    min_invite_s: float = 10
+    long_pause_min: float = 60
+    fault_report_grace_min: float = 30
+
+
+@dataclass(frozen=True)
+class CalendarConfig:
+    weekdays: frozenset[int] = frozenset(range(5))  # Monday is 0
+    summer: tuple[tuple[int, int], tuple[int, int]] = ((5, 1), (9, 30))
+    morning: tuple[time, time] = (time(8, 30), time(12, 0))
+    afternoon: tuple[time, time] = (time(13, 0), time(17, 0))
+    summer_afternoon: tuple[time, time] = (time(13, 30), time(17, 0))
+    holidays: frozenset[date] = frozenset()
+    workdays: frozenset[date] = frozenset()
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    id: str
+    counter: str
+    kind: str = "pad"
+    link: str = "usb"
+    port: str | None = None
+    address: int | None = None
+    keys: int = 2
+    key: bytes | None = None
+
+
+@dataclass(frozen=True)
+class HallConfig:
+    hall_id: str
+    timezone: str = "Asia/Shanghai"
+    rules: RulesConfig = field(default_factory=RulesConfig)
+    scale: str = "binary"
+    penalties: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_PENALTIES))
+    calendar: CalendarConfig = field(default_factory=CalendarConfig)
+    counter_calendars: Mapping[str, CalendarConfig] = field(default_factory=dict)
+    counters: Mapping[str, str] = field(default_factory=dict)  # id -> display name
+    devices: Mapping[str, DeviceConfig] = field(default_factory=dict)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def calendar_for(self, counter: str) -> CalendarConfig:
+        return self.counter_calendars.get(counter, self.calendar)
+
+
+def load_config(path: str | Path) -> HallConfig:
+    """Read and validate a hall configuration file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not UTF-8 text") from None
+    return parse_config(text, source=str(p))
+
+
+def parse_config(text: str, source: str = "<config>") -> HallConfig:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    try:
+        return _build(raw)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+# --- building -------------------------------------------------------------------------
+
+
+def _build(raw: dict[str, Any]) -> HallConfig:
+    _only(raw, "", {"hall", "rules", "scale", "penalties", "calendar", "counters", "devices"})
+    hall = _table(raw, "hall", required=True)
+    _only(hall, "hall", {"id", "timezone"})
+    if "id" not in hall:
+        raise ConfigError("[hall] id: missing (the hall's identifier, e.g. id = \"qingpu\")")
+    hall_id = _id_value(hall["id"], "[hall] id")
+    timezone = _get(hall, "hall", "timezone", str, "Asia/Shanghai")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"[hall] timezone: unknown time zone {timezone!r}") from None
+
+    scale = _table(raw, "scale")
+    _only(scale, "scale", {"kind"})
+    kind = _get(scale, "scale", "kind", str, "binary")
+    if kind not in SCALES:
+        raise ConfigError(f"[scale] kind: must be one of {', '.join(SCALES)}, got {kind!r}")
+
+    calendar_raw = _table(raw, "calendar")
+    calendar = _calendar(calendar_raw, "calendar", CalendarConfig(), allow_counter=True)
+    per_counter = _table(calendar_raw, "counter", where="calendar")
+    counter_calendars = {
+        cid: _calendar(_as_table(sub, f"calendar.counter.{cid}"), f"calendar.counter.{cid}",
+                       calendar, allow_counter=False)
+        for cid, sub in per_counter.items()
+    }
+    return HallConfig(
+        hall_id=hall_id,
+        timezone=timezone,
+        rules=_rules(_table(raw, "rules")),
+        scale=kind,
+        penalties=_penalties(_table(raw, "penalties")),
+        calendar=calendar,
+        counter_calendars=counter_calendars,
+        counters=_counters(_table(raw, "counters")),
+        devices=_devices(_table(raw, "devices")),
+    )
+
+
+def _rules(raw: dict[str, Any]) -> RulesConfig:
+    defaults = RulesConfig()
+    positive = {"invite_ttl_s", "long_pause_min"}
+    values: dict[str, float] = {}
+    _only(raw, "rules", set(vars(defaults)))
+    for key, default in vars(defaults).items():
+        value = _get(raw, "rules", key, float, default)
+        if value < 0 or (key in positive and value == 0):
+            bound = "greater than 0" if key in positive else "0 or more"
+            raise ConfigError(f"[rules] {key}: must be {bound}, got {value}")
+        values[key] = value
+    return RulesConfig(**values)
+
+
+def _penalties(raw: dict[str, Any]) -> dict[str, float]:
+    _only(raw, "penalties", set(INCIDENT_KINDS))
+    out = dict(DEFAULT_PENALTIES)
+    for key in INCIDENT_KINDS:
+        value = _get(raw, "penalties", key, float, DEFAULT_PENALTIES[key])
+        if value < 0:
+            raise ConfigError(f"[penalties] {key}: must be 0 or more, got {value}")
+        out[key] = value
+    return out
+
+
+def _calendar(
+    raw: dict[str, Any], where: str, base: CalendarConfig, *, allow_counter: bool
+) -> CalendarConfig:
+    keys = {"weekdays", "summer", "morning", "afternoon", "summer_afternoon",
+            "holidays", "workdays"}
+    _only(raw, where, keys | ({"counter"} if allow_counter else set()))
+    morning = _span(raw, where, "morning", base.morning)
+    afternoon = _span(raw, where, "afternoon", base.afternoon)
+    summer_afternoon = _span(raw, where, "summer_afternoon", base.summer_afternoon)
+    for key, span in (("afternoon", afternoon), ("summer_afternoon", summer_afternoon)):
+        if span[0] < morning[1]:
+            raise ConfigError(f"[{where}] {key}: starts at {span[0]:%H:%M}, "
+                              f"before the morning ends ({morning[1]:%H:%M})")
+    return CalendarConfig(
+        weekdays=_weekdays(raw, where, base.weekdays),
+        summer=_summer(raw, where, base.summer),
+        morning=morning,
+        afternoon=afternoon,
+        summer_afternoon=summer_afternoon,
+        holidays=_dates(raw, where, "holidays", base.holidays),
+        workdays=_dates(raw, where, "workdays", base.workdays),
+    )
+
+
+def _span(
+    raw: dict[str, Any], where: str, key: str, default: tuple[time, time]
+) -> tuple[time, time]:
+    if key not in raw:
+        return default
+    pair = _pair(raw[key], f"[{where}] {key}", '["08:30", "12:00"]')
+    start, end = (_clock(v, f"[{where}] {key}") for v in pair)
+    if end <= start:
+        raise ConfigError(f"[{where}] {key}: ends ({end:%H:%M}) before it starts ({start:%H:%M})")
+    return start, end
+
+
+def _summer(
+    raw: dict[str, Any], where: str, default: tuple[tuple[int, int], tuple[int, int]]
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    if "summer" not in raw:
+        return default
+    pair = _pair(raw["summer"], f"[{where}] summer", '["05-01", "09-30"]')
+    first, last = (_month_day(v, f"[{where}] summer") for v in pair)
+    return first, last
+
+
+def _weekdays(raw: dict[str, Any], where: str, default: frozenset[int]) -> frozenset[int]:
+    if "weekdays" not in raw:
+        return default
+    value = raw["weekdays"]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f'[{where}] weekdays: must be a list of day names like ["mon", "sat"]')
+    days = set()
+    for name in value:
+        if name.lower() not in WEEKDAY_NAMES:
+            raise ConfigError(f"[{where}] weekdays: unknown day {name!r} "
+                              f"(use {', '.join(WEEKDAY_NAMES)})")
+        days.add(WEEKDAY_NAMES.index(name.lower()))
+    return frozenset(days)
+
+
+def _dates(raw: dict[str, Any], where: str, key: str, default: frozenset[date]) -> frozenset[date]:
+    if key not in raw:
+        return default
+    value = raw[key]
+    if not isinstance(value, list):
+        raise ConfigError(f"[{where}] {key}: must be a list of dates like [\"2026-10-01\"]")
+    out = set()
+    for item in value:
+        if isinstance(item, date):
+            out.add(item)
+            continue
+        try:
+            out.add(date.fromisoformat(item))
+        except (TypeError, ValueError):
+            raise ConfigError(f"[{where}] {key}: {item!r} is not a date (YYYY-MM-DD)") from None
+    return frozenset(out)
+
+
+def _counters(raw: dict[str, Any]) -> dict[str, str]:
+    out = {}
+    for cid, sub in raw.items():
+        where = f"counters.{cid}"
+        _id_value(cid, f"[{where}]")
+        table = _as_table(sub, where)
+        _only(table, where, {"name"})
+        out[cid] = _get(table, where, "name", str, cid)
+    return out
+
+
+def _devices(raw: dict[str, Any]) -> dict[str, DeviceConfig]:
+    out = {}
+    for did, sub in raw.items():
+        where = f"devices.{did}"
+        _id_value(did, f"[{where}]")
+        t = _as_table(sub, where)
+        _only(t, where, {"counter", "kind", "link", "port", "address", "keys", "key"})
+        if "counter" not in t:
+            raise ConfigError(f"[{where}] counter: missing (the counter this device serves)")
+        kind = _choice(t, where, "kind", DEVICE_KINDS, "pad")
+        link = _choice(t, where, "link", DEVICE_LINKS, "usb")
+        address = _get(t, where, "address", int, 0) or None
+        if link == "rs485" and (address is None or not 1 <= address <= 247):
+            raise ConfigError(f"[{where}] address: an rs485 device needs an address 1..247")
+        keys = _get(t, where, "keys", int, 2)
+        if keys not in (2, 5):
+            raise ConfigError(f"[{where}] keys: must be 2 or 5, got {keys}")
+        out[did] = DeviceConfig(
+            id=did, counter=_id_value(t["counter"], f"[{where}] counter"), kind=kind, link=link,
+            port=_get(t, where, "port", str, "") or None, address=address, keys=keys,
+            key=_hex_key(t, where),
+        )
+    return out
+
+
+def _hex_key(t: dict[str, Any], where: str) -> bytes | None:
+    value = _get(t, where, "key", str, "")
+    if not value:
+        return None
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", value):
+        raise ConfigError(f"[{where}] key: must be 64 hex digits (a 32-byte key)")
+    return bytes.fromhex(value)
+
+
+# --- small validators -----------------------------------------------------------------
+
+
+def _only(raw: dict[str, Any], where: str, allowed: set[str]) -> None:
+    for key in raw:
+        if key not in allowed:
+            place = f"[{where}] " if where else ""
+            hint = f" (known: {', '.join(sorted(allowed))})"
+            kind = "key" if where else "section"
+            raise ConfigError(f"{place}{key}: unknown {kind}{hint}")
+
+
+def _table(
+    raw: dict[str, Any], key: str, *, required: bool = False, where: str = ""
+) -> dict[str, Any]:
+    name = f"{where}.{key}" if where else key
+    if key not in raw:
+        if required:
+            raise ConfigError(f"[{name}]: missing section")
+        return {}
+    return _as_table(raw[key], name)
+
+
+def _as_table(value: Any, name: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"[{name}]: must be a table")
+    return value
+
+
+def _get(raw: dict[str, Any], where: str, key: str, kind: type, default: Any) -> Any:
+    if key not in raw:
+        return default
+    value = raw[key]
+    ok = isinstance(value, kind) and not isinstance(value, bool)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not ok:
+        names = {str: "a string", int: "an integer", float: "a number"}
+        raise ConfigError(f"[{where}] {key}: must be {names.get(kind, kind.__name__)}, "
+                          f"got {value!r}")
+    return value
+
+
+def _choice(t: dict[str, Any], where: str, key: str, options: tuple[str, ...], default: str) -> str:
+    value: str = _get(t, where, key, str, default)
+    if value not in options:
+        raise ConfigError(f"[{where}] {key}: must be one of {', '.join(options)}, got {value!r}")
+    return value
+
+
+def _id_value(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not ID_PATTERN.match(value):
+        raise ConfigError(f"{name}: must be 1-32 letters, digits, '-' or '_', got {value!r}")
+    return value
+
+
+def _pair(value: Any, name: str, example: str) -> list[Any]:
+    if not isinstance(value, list) or len(value) != 2:
+        raise ConfigError(f"{name}: must be a pair like {example}")
+    return value
+
+
+def _parsed(parse: Callable[[str], Any], value: Any, name: str, shape: str) -> Any:
+    try:
+        return parse(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: {value!r} is not {shape}") from None
+
+
+def _clock(value: Any, name: str) -> time:
+    if not isinstance(value, str) or not re.fullmatch(r"\d\d:\d\d", value):
+        raise ConfigError(f"{name}: {value!r} is not a time of day (HH:MM)")
+    result: time = _parsed(time.fromisoformat, value, name, "a time of day (HH:MM)")
+    return result
+
+
+def _month_day(value: Any, name: str) -> tuple[int, int]:
+    if not isinstance(value, str) or not re.fullmatch(r"\d\d-\d\d", value):
+        raise ConfigError(f"{name}: {value!r} is not a month and day (MM-DD)")
+    parsed: date = _parsed(lambda v: date.fromisoformat(f"2000-{v}"), value, name,
+                           "a month and day (MM-DD)")
+    return parsed.month, parsed.day

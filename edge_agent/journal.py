@@ -1,0 +1,246 @@
+"""The journal: every input event with the decision it got, append-only, hash-chained.
+
+One SQLite file in WAL mode with ``synchronous=FULL``: when :meth:`Journal.append_many`
+returns, its records are on disk, so an acknowledgement may leave the agent. Each record's
+hash covers the previous record's hash, so a rewritten, removed or inserted record breaks
+the chain from that point on; :func:`verify` finds the first break. A whole rewritten
+history with a recomputed chain is caught by comparing the head with one kept elsewhere
+(the center keeps every head it was sent).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+FORMAT = "window-eval-journal/1"
+GENESIS = bytes(32)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    seq INTEGER PRIMARY KEY,
+    t_us INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    event TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    prev BLOB NOT NULL,
+    hash BLOB NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS records_no_update BEFORE UPDATE ON records
+BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS records_no_delete BEFORE DELETE ON records
+BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+"""
+
+
+class JournalError(RuntimeError):
+    """A journal file that cannot be opened or used."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """What the caller appends: an input (or a "tick" of time) and what came of it."""
+
+    t_us: int
+    kind: str
+    event: dict[str, Any]
+    outcome: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    seq: int
+    t_us: int
+    kind: str
+    event: str  # canonical JSON, exactly as hashed
+    outcome: str
+    prev: bytes
+    hash: bytes
+
+    def event_dict(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.event)
+        return value
+
+    def outcome_dict(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.outcome)
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    records: int
+    head_seq: int
+    head: bytes
+    problem: str | None  # the first break found, naming the record
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def record_hash(prev: bytes, seq: int, t_us: int, kind: str, event: str, outcome: str) -> bytes:
+    h = hashlib.sha256(prev)
+    h.update(seq.to_bytes(8, "big"))
+    h.update(t_us.to_bytes(8, "big", signed=True))
+    h.update(f"{kind}\x00{event}\x00{outcome}".encode())
+    return h.digest()
+
+
+class Journal:
+    """The single writer of one journal file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._db = _connect(self.path)
+        try:
+            self._db.executescript(_SCHEMA)
+            self._claim_format()
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise JournalError(f"{self.path}: not a journal ({exc})") from None
+        row = self._db.execute(
+            "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
+        self.head_seq: int = row[0] if row else 0
+        self.head: bytes = row[1] if row else GENESIS
+
+    def _claim_format(self) -> None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+        if row is None:
+            self._db.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT,))
+        elif row[0] != FORMAT:
+            raise JournalError(f"{self.path}: journal format {row[0]!r}, expected {FORMAT!r}")
+
+    def append(self, entry: Entry) -> int:
+        return self.append_many([entry])[-1]
+
+    def append_many(self, entries: Sequence[Entry]) -> list[int]:
+        """Append in one durable transaction (group commit); return the sequence numbers."""
+        rows = []
+        seq, head = self.head_seq, self.head
+        for e in entries:
+            seq += 1
+            event, outcome = canonical(e.event), canonical(e.outcome)
+            digest = record_hash(head, seq, e.t_us, e.kind, event, outcome)
+            rows.append((seq, e.t_us, e.kind, event, outcome, head, digest))
+            head = digest
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        first = self.head_seq + 1
+        self.head_seq, self.head = seq, head
+        return list(range(first, seq + 1))
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def records(self, after: int = 0) -> Iterator[Record]:
+        return read_records(self._db, after)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    try:
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        db.execute("PRAGMA synchronous=FULL")
+    except sqlite3.DatabaseError as exc:
+        raise JournalError(f"{path}: cannot open as a journal ({exc})") from None
+    if mode != "wal":
+        db.close()
+        raise JournalError(f"{path}: cannot switch to WAL mode (got {mode!r})")
+    return db
+
+
+def open_for_reading(path: str | Path) -> sqlite3.Connection:
+    p = Path(path)
+    if not p.is_file():
+        raise JournalError(f"{p}: no such journal file")
+    try:
+        db = sqlite3.connect(f"file:{p}?mode=ro", uri=True, isolation_level=None)
+        fmt = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise JournalError(f"{p}: not a journal ({exc})") from None
+    if fmt is None or fmt[0] != FORMAT:
+        db.close()
+        raise JournalError(f"{p}: not a journal of format {FORMAT!r}")
+    return db
+
+
+def read_records(db: sqlite3.Connection, after: int = 0) -> Iterator[Record]:
+    cursor = db.execute("SELECT seq, t_us, kind, event, outcome, prev, hash FROM records "
+                        "WHERE seq > ? ORDER BY seq", (after,))
+    while rows := cursor.fetchmany(1024):
+        for row in rows:
+            yield Record(*row)
+
+
+def checked(records: Iterable[Record]) -> Iterator[Record]:
+    """Pass records through, raising :class:`ChainBroken` at the first break of the chain."""
+    expected_seq, head = 1, GENESIS
+    for r in records:
+        problem = _break(r, expected_seq, head)
+        if problem is not None:
+            raise ChainBroken(r.seq, problem)
+        yield r
+        expected_seq, head = r.seq + 1, r.hash
+
+
+class ChainBroken(JournalError):
+    def __init__(self, seq: int, problem: str) -> None:
+        super().__init__(f"record {seq}: {problem}")
+        self.seq = seq
+
+
+def _break(r: Record, expected_seq: int, head: bytes) -> str | None:
+    if r.seq != expected_seq:
+        return f"expected record {expected_seq} here: records are missing"
+    if r.prev != head:
+        return "its link to the previous record does not match (a record before it changed)"
+    if record_hash(r.prev, r.seq, r.t_us, r.kind, r.event, r.outcome) != r.hash:
+        return "its content does not match its hash (the record was rewritten)"
+    return None
+
+
+def verify(path: str | Path, expect_head: bytes | None = None) -> Verification:
+    """Walk the whole chain; report the first break, or a head that differs from ``expect_head``."""
+    db = open_for_reading(path)
+    count, seq, head = 0, 0, GENESIS
+    try:
+        for r in checked(read_records(db)):
+            count, seq, head = count + 1, r.seq, r.hash
+    except ChainBroken as exc:
+        return Verification(count, seq, head, str(exc))
+    finally:
+        db.close()
+    if expect_head is not None and expect_head != head:
+        return Verification(count, seq, head,
+                            f"head of record {seq} is {head.hex()}, expected {expect_head.hex()}"
+                            " (the history was rewritten)")
+    return Verification(count, seq, head, None)

@@ -1,0 +1,197 @@
+"""Replay (RULES.md §6): run a timeline or a journal through the rules and score a month.
+
+Streaming: events are read, decided and written one at a time, so memory stays flat however
+long the input; only the month's per-counter and per-staff tallies and the incidents waiting
+to be written are kept.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any, BinaryIO
+
+from edge_agent.config import HallConfig
+from edge_agent.journal import Entry, Journal, Record, checked
+from edge_agent.rules.engine import RulesEngine
+from edge_agent.rules.model import Decision, Display, Event, Incident, Output, TicketOpened
+from edge_agent.scoring import MonthTally
+from edge_agent.timeline import EventParser, TimelineError, event_to_dict, format_time
+
+
+@dataclass(slots=True)
+class Tick:
+    """Time passing with no event (journaled by the live agent when a deadline fired)."""
+
+    t: int
+    line: int
+
+
+class Replayer:
+    """Feeds events to a fresh engine in order and adds the month's outputs to a tally."""
+
+    def __init__(self, config: HallConfig, month: str, *, displays: bool = False) -> None:
+        self.config = config
+        self.engine = RulesEngine(config, displays=displays)
+        self.tally = MonthTally(config, month)
+        self.last_t: int | None = None
+        self.last_line = 0
+
+    def feed(self, item: Event | Tick) -> list[Output]:
+        if self.last_t is not None and item.t < self.last_t:
+            raise TimelineError(item.line, f"time goes backwards: {self._iso(item.t)} is before "
+                                           f"{self._iso(self.last_t)} (line {self.last_line})")
+        self.last_t, self.last_line = item.t, item.line
+        if isinstance(item, Tick):
+            outputs = self.engine.advance(item.t)
+        else:
+            self.tally.see_counter(item.counter)
+            if item.type == "staff_login" and item.staff is not None:
+                self.tally.see_staff(item.staff)
+            outputs = self.engine.handle(item)
+        add = self.tally.add
+        for out in outputs:
+            add(out)
+        return outputs
+
+    def finish(self) -> list[Output]:
+        """Time runs on to the end of the month (or the last event, if later)."""
+        end = max(self.tally.end, self.last_t or self.tally.end)
+        outputs = self.engine.advance(end) + self.engine.finish()
+        for out in outputs:
+            self.tally.add(out)
+        return outputs
+
+    def _iso(self, us: int) -> str:
+        return format_time(us, self.config.tz)
+
+
+# --- inputs -----------------------------------------------------------------------------
+
+
+def timeline_events(stream: BinaryIO, parser: EventParser,
+                    progress: Any = None) -> Iterator[Event]:
+    """Events of a timeline file read as bytes (json.loads takes bytes; no decode pass)."""
+    for number, raw in enumerate(stream, 1):
+        if progress is not None:
+            progress.advance(len(raw))
+        if raw.strip():
+            yield parser.parse_line(raw, number)  # type: ignore[arg-type]
+
+
+def journal_events(records: Iterable[Record], parser: EventParser
+                   ) -> Iterator[tuple[Event | Tick, Record]]:
+    """The inputs a journal holds with their records, the chain checked as it is read.
+
+    An input's ``line`` is its record's sequence number.
+    """
+    for r in checked(records):
+        if r.kind == "tick":
+            yield Tick(r.t_us, r.seq), r
+        else:
+            yield parser.parse(r.event_dict(), r.seq), r
+
+
+# --- outputs ----------------------------------------------------------------------------
+
+
+def decision_dict(d: Decision) -> dict[str, Any]:
+    return {"line": d.line, "counter": d.counter, "accepted": d.accepted, "reason": d.reason,
+            "ticket": d.ticket}
+
+
+def incident_dict(i: Incident, config: HallConfig) -> dict[str, Any]:
+    return {"line": i.line, "counter": i.counter, "kind": i.kind,
+            "t": format_time(i.t, config.tz), "penalty": i.penalty, "exempt": i.exempt}
+
+
+def outcome_dict(outputs: list[Output], config: HallConfig) -> dict[str, Any]:
+    """What the journal keeps as an event's outcome."""
+    out: dict[str, Any] = {}
+    for o in outputs:
+        if isinstance(o, Decision):
+            out["decision"] = {**decision_dict(o), "staff": o.staff}
+        elif isinstance(o, Incident):
+            out.setdefault("incidents", []).append(
+                {**incident_dict(o, config), "staff": o.staff, "device": o.device})
+        elif isinstance(o, TicketOpened):
+            out.setdefault("tickets", []).append({"ticket": o.ticket, "staff": o.staff})
+        elif isinstance(o, Display):
+            out.setdefault("displays", []).append({"counter": o.counter, "screen": o.screen})
+    return out
+
+
+class ContractWriter:
+    """Writes the replay document: decisions as they come, incidents spooled, report last."""
+
+    def __init__(self, stream: IO[str], config: HallConfig) -> None:
+        self._out = stream
+        self._config = config
+        # Incidents come last in the document but arrive throughout: spool them (to disk
+        # past 1 MiB) so memory stays flat. Closed in close().
+        self._incidents: IO[str] = tempfile.SpooledTemporaryFile(1 << 20, mode="w+")  # noqa: SIM115
+        self._first_decision = True
+        self._first_incident = True
+        self._out.write('{"decisions": [')
+
+    def write(self, outputs: list[Output]) -> None:
+        for o in outputs:
+            if isinstance(o, Decision):
+                self._out.write(("\n  " if self._first_decision else ",\n  ")
+                                + json.dumps(decision_dict(o), ensure_ascii=False))
+                self._first_decision = False
+            elif isinstance(o, Incident):
+                self._incidents.write(("\n  " if self._first_incident else ",\n  ")
+                                      + json.dumps(incident_dict(o, self._config),
+                                                   ensure_ascii=False))
+                self._first_incident = False
+
+    def close(self, report: dict[str, Any]) -> None:
+        out = self._out
+        out.write("\n],\n\"incidents\": [")
+        self._incidents.seek(0)
+        while chunk := self._incidents.read(1 << 16):
+            out.write(chunk)
+        self._incidents.close()
+        out.write("\n],\n\"report\": ")
+        json.dump(report, out, ensure_ascii=False, indent=1)
+        out.write("}\n")
+
+
+@dataclass
+class JournalComparison:
+    """Where a replay of a journal disagrees with the decisions the journal recorded."""
+
+    checked: int = 0
+    mismatches: list[str] = field(default_factory=list)
+
+    def compare(self, record_outcome: dict[str, Any], outputs: list[Output], seq: int) -> None:
+        recorded = record_outcome.get("decision")
+        derived = next((o for o in outputs if isinstance(o, Decision)), None)
+        if recorded is None and derived is None:
+            return
+        self.checked += 1
+        now = None if derived is None else (derived.accepted, derived.reason)
+        then = None if recorded is None else (recorded["accepted"], recorded["reason"])
+        if now != then and len(self.mismatches) < 1000:
+            self.mismatches.append(f"journal record {seq}: recorded {then}, replay gives {now}")
+
+
+def record_timeline(events: Iterable[Event], config: HallConfig, journal: Journal,
+                    batch: int = 256) -> int:
+    """Decide each event and journal it with its outcome, ``batch`` records a commit."""
+    engine = RulesEngine(config)
+    pending: list[Entry] = []
+    count = 0
+    for ev in events:
+        outputs = engine.handle(ev)
+        pending.append(Entry(ev.t, ev.type, event_to_dict(ev, config.tz),
+                             outcome_dict(outputs, config)))
+        if len(pending) >= batch:
+            count += len(journal.append_many(pending))
+            pending = []
+    if pending:
+        count += len(journal.append_many(pending))
+    return count

@@ -1,0 +1,446 @@
+"""The rules engine: the hall's regulations as a pure, deterministic state machine.
+
+Events go in, in time order; decisions, incidents, tickets and display commands come out.
+Time is an input: deadlines (an invitation's expiry, a long pause, an outage reaching the
+opening hour, the end of a fault report's grace) fire when :meth:`RulesEngine.advance` or
+:meth:`RulesEngine.handle` moves time past them, never from a clock. RULES.md §2-§4 and §7.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import count
+from typing import Any
+
+from edge_agent.config import HallConfig
+from edge_agent.rules.calendar import US, WorkCalendar
+from edge_agent.rules.model import (
+    Decision,
+    Display,
+    Event,
+    Incident,
+    Output,
+    TicketOpened,
+)
+
+
+class TimeWentBackwards(ValueError):
+    """An event older than one already handled."""
+
+
+@dataclass(slots=True, eq=False)
+class Ticket:
+    id: str
+    counter: str
+    applicant: str | None
+    staff: str | None  # logged in when it was called: ratings attribute to them
+    invited_at: int | None = None
+    rated: bool = False
+    consecutive_flagged: bool = False
+
+
+@dataclass(slots=True, eq=False)
+class Pause:
+    counter: str
+    start: int
+    line: int
+
+
+@dataclass(slots=True, eq=False)
+class Outage:
+    device: str
+    counter: str
+    start: int
+    line: int
+    incident: Incident | None = None
+
+
+@dataclass(slots=True)
+class DeviceState:
+    outage: Outage | None = None
+    fault_open: bool = False
+
+
+@dataclass(slots=True)
+class CounterState:
+    id: str
+    staff: str | None = None
+    staff_hash: str | None = None
+    ticket: Ticket | None = None  # the current ticket; kept (suspended) through a pause
+    expired: bool = False  # in `invited` with an expired invitation
+    pause: Pause | None = None
+    last_accepted: int | None = None
+    screen: str = "closed"
+
+    @property
+    def state(self) -> str:
+        if self.staff is None:
+            return "closed"
+        if self.pause is not None:
+            return "paused"
+        if self.ticket is not None:
+            return "serving" if self.ticket.invited_at is None else "invited"
+        return "invited" if self.expired else "idle"
+
+
+@dataclass(order=True, slots=True)
+class _Deadline:
+    due: int
+    strict: bool  # strict: fires only once time is past `due`; else once time reaches it
+    seq: int
+    fire: Callable[[int, Any], None] = field(compare=False)
+    ref: Any = field(compare=False)
+
+
+class RulesEngine:
+    """One hall's counters, staff and devices; the single owner of their state."""
+
+    def __init__(self, config: HallConfig, *, displays: bool = True) -> None:
+        self.config = config
+        self.now: int | None = None
+        self.counters: dict[str, CounterState] = {}
+        self.devices: dict[str, DeviceState] = {}
+        self._staff_at: dict[str, str] = {}
+        self._deadlines: list[_Deadline] = []
+        self._seq = count()
+        self._held: deque[Incident] = deque()  # raise order; the head may still be pending
+        self._outputs: list[Output] = []
+        self._displays = displays
+        r = config.rules
+        self._ttl = round(r.invite_ttl_s * US)
+        self._grace = round(r.double_press_grace_ms * 1000)
+        self._interval = round(r.min_rating_interval_s * US)
+        self._min_invite = round(r.min_invite_s * US)
+        self._long_pause = round(r.long_pause_min * 60 * US)
+        self._fault_grace = round(r.fault_report_grace_min * 60 * US)
+        self._penalty = dict(config.penalties)
+        self._calendars: dict[str, WorkCalendar] = {}
+        self._handlers: dict[str, Callable[[Event, CounterState], None]] = {
+            "staff_login": self._staff_login,
+            "staff_logout": self._staff_logout,
+            "ticket_called": self._ticket_called,
+            "service_done": self._service_done,
+            "invite_cancel": self._invite_cancel,
+            "pause": self._pause,
+            "resume": self._resume,
+            "rating": self._rating,
+            "device_down": self._device_down,
+            "device_up": self._device_up,
+            "fault_report": self._fault_report,
+            "fault_cleared": self._fault_cleared,
+        }
+
+    # --- public surface ------------------------------------------------------------------
+
+    def handle(self, ev: Event) -> list[Output]:
+        """Apply one event; return everything it (and the time before it) produced."""
+        self._move_time(ev.t)
+        counter = self.counters.get(ev.counter) or self._new_counter(ev.counter)
+        self._handlers[ev.type](ev, counter)
+        if self._displays:
+            self._show(counter, ev.t)
+        return self._take()
+
+    def advance(self, t: int) -> list[Output]:
+        """Let time pass to ``t`` with no event: deadlines that fall due fire."""
+        self._move_time(t)
+        return self._take()
+
+    def finish(self) -> list[Output]:
+        """Release incidents still waiting on a fault report's grace, as they stand."""
+        for incident in self._held:
+            incident.pending = False
+        self._flush_incidents()
+        return self._take()
+
+    def counter(self, counter_id: str) -> CounterState:
+        return self.counters.get(counter_id) or self._new_counter(counter_id)
+
+    # --- time ----------------------------------------------------------------------------
+
+    def _move_time(self, t: int) -> None:
+        if self.now is not None and t < self.now:
+            raise TimeWentBackwards(f"time went backwards: {t} < {self.now}")
+        deadlines = self._deadlines
+        while deadlines:
+            d = deadlines[0]
+            if d.due > t or (d.strict and d.due == t):
+                break
+            heapq.heappop(deadlines)
+            d.fire(d.due, d.ref)
+        self.now = t
+        self._flush_incidents()
+
+    def _at(self, due: int, strict: bool, fire: Callable[[int, Any], None], ref: Any) -> None:
+        heapq.heappush(self._deadlines, _Deadline(due, strict, next(self._seq), fire, ref))
+
+    def _calendar(self, counter_id: str) -> WorkCalendar:
+        cal = self._calendars.get(counter_id)
+        if cal is None:
+            cal = WorkCalendar(self.config.calendar_for(counter_id), self.config.tz)
+            self._calendars[counter_id] = cal
+        return cal
+
+    # --- outputs -------------------------------------------------------------------------
+
+    def _take(self) -> list[Output]:
+        out = self._outputs
+        self._outputs = []
+        return out
+
+    def _incident(self, kind: str, counter: CounterState, t: int, line: int, *,
+                  device: str | None = None, pending: bool = False, exempt: bool = False
+                  ) -> Incident:
+        incident = Incident(line=line, t=t, counter=counter.id, kind=kind,
+                            penalty=self._penalty[kind], staff=counter.staff,
+                            exempt=exempt, device=device, pending=pending)
+        self._held.append(incident)
+        return incident
+
+    def _flush_incidents(self) -> None:
+        held = self._held
+        while held and not held[0].pending:
+            self._outputs.append(held.popleft())
+
+    def _show(self, c: CounterState, t: int) -> None:
+        state = c.state
+        if state in ("serving", "invited") and c.ticket is not None and c.ticket.rated:
+            screen = "thanks"
+        elif state == "invited":
+            screen = "welcome" if c.expired else "invite"
+        else:
+            screen = {"closed": "closed", "paused": "paused", "idle": "welcome",
+                      "serving": "serving"}[state]
+        if screen != c.screen:
+            c.screen = screen
+            self._outputs.append(Display(t=t, counter=c.id, screen=screen, staff=c.staff))
+
+    def _new_counter(self, counter_id: str) -> CounterState:
+        c = CounterState(counter_id)
+        self.counters[counter_id] = c
+        return c
+
+    # --- tickets -------------------------------------------------------------------------
+
+    def _open_ticket(self, c: CounterState, ev: Event, ticket_id: str) -> Ticket:
+        self._outputs.append(TicketOpened(line=ev.line, t=ev.t, counter=c.id, ticket=ticket_id,
+                                          staff=c.staff))
+        ticket = Ticket(ticket_id, c.id, ev.applicant, c.staff)
+        c.ticket = ticket
+        c.expired = False
+        return ticket
+
+    def _end_ticket(self, c: CounterState, t: int, line: int) -> None:
+        """Staff end the current ticket (next call, logout, cancel, pause while invited)."""
+        ticket = c.ticket
+        if ticket is None:
+            return
+        c.ticket = None
+        if ticket.rated:
+            return
+        if ticket.invited_at is None:
+            self._incident("not_prompted", c, t, line)
+        elif t - ticket.invited_at < self._min_invite:
+            self._incident("refused_evaluation", c, t, line)
+
+    def _invite(self, c: CounterState, ticket: Ticket, t: int) -> None:
+        ticket.invited_at = t
+        self._at(t + self._ttl, False, self._expire, ticket)
+
+    def _expire(self, due: int, ticket: Ticket) -> None:
+        c = self.counters[ticket.counter]
+        if c.ticket is ticket:
+            c.ticket = None  # the ticket ends; its invitation was given, so nothing is raised
+            c.expired = True
+            if self._displays:
+                self._show(c, due)
+
+    # --- staff ---------------------------------------------------------------------------
+
+    def _staff_login(self, ev: Event, c: CounterState) -> None:
+        staff = ev.staff
+        assert staff is not None
+        if c.staff == staff:
+            return
+        elsewhere = self._staff_at.get(staff)
+        if elsewhere is not None:
+            other = self.counters[elsewhere]
+            self._logout(other, ev)
+            if self._displays:
+                self._show(other, ev.t)
+        if c.staff is not None:
+            self._logout(c, ev)
+        c.staff = staff
+        c.staff_hash = ev.id_hash
+        self._staff_at[staff] = c.id
+
+    def _staff_logout(self, ev: Event, c: CounterState) -> None:
+        if c.staff is not None and ev.staff in (None, c.staff):
+            self._logout(c, ev)
+
+    def _logout(self, c: CounterState, ev: Event) -> None:
+        self._end_ticket(c, ev.t, ev.line)
+        c.pause = None
+        c.expired = False
+        if c.staff is not None:
+            self._staff_at.pop(c.staff, None)
+        c.staff = None
+        c.staff_hash = None
+
+    # --- the service flow ----------------------------------------------------------------
+
+    def _ticket_called(self, ev: Event, c: CounterState) -> None:
+        assert ev.ticket is not None
+        if c.staff is None:
+            # The queue system called a ticket to an empty counter: it is the counter's
+            # volume, but nobody is there to serve it or to be rated.
+            self._outputs.append(TicketOpened(line=ev.line, t=ev.t, counter=c.id,
+                                              ticket=ev.ticket, staff=None))
+            return
+        c.pause = None  # calling the next citizen is being back at the counter
+        self._end_ticket(c, ev.t, ev.line)
+        self._open_ticket(c, ev, ev.ticket)
+
+    def _service_done(self, ev: Event, c: CounterState) -> None:
+        if c.staff is None:
+            return
+        c.pause = None
+        ticket = c.ticket
+        if ticket is not None and ticket.invited_at is not None:
+            if not ticket.rated:
+                return  # 请评价 pressed again: the invitation stands as it was
+            # Already rated: a hall without a queue system is inviting its next citizen.
+            self._end_ticket(c, ev.t, ev.line)
+            ticket = None
+        if ticket is None:
+            ticket = self._open_ticket(c, ev, ev.ticket or f"anon:{ev.line}")
+        self._invite(c, ticket, ev.t)
+
+    def _invite_cancel(self, ev: Event, c: CounterState) -> None:
+        if c.staff is None:
+            return
+        self._end_ticket(c, ev.t, ev.line)
+        c.expired = False
+
+    def _pause(self, ev: Event, c: CounterState) -> None:
+        if c.staff is None or c.pause is not None:
+            return
+        ticket = c.ticket
+        if ticket is not None and ticket.invited_at is None:
+            self._incident("left_mid_service", c, ev.t, ev.line)  # the ticket is suspended
+        else:
+            self._end_ticket(c, ev.t, ev.line)
+        c.expired = False
+        pause = Pause(c.id, ev.t, ev.line)
+        c.pause = pause
+        due = self._calendar(c.id).working_deadline(ev.t, self._long_pause)
+        if due is not None:
+            self._at(due, True, self._long_pause_due, pause)
+
+    def _long_pause_due(self, due: int, pause: Pause) -> None:
+        c = self.counters[pause.counter]
+        if c.pause is pause:
+            self._incident("long_pause", c, due, pause.line)
+
+    def _resume(self, ev: Event, c: CounterState) -> None:
+        c.pause = None
+
+    # --- rating presses (RULES.md §3, checks in order; the first that matches wins) -------
+
+    def _rating(self, ev: Event, c: CounterState) -> None:
+        t = ev.t
+        ticket = c.ticket
+        last = c.last_accepted
+        incident: str | None = "unbound_rating"
+        if c.staff is None:
+            reason = "closed"
+        elif c.pause is not None:
+            reason = "paused"
+        elif last is not None and t - last <= self._grace:
+            reason, incident = "double_press", None
+        elif ev.source == "staff" or (
+            ticket is not None and ticket.applicant is not None
+            and ticket.applicant == c.staff_hash
+        ):
+            reason = incident = "self_rating"
+        elif ticket is None:
+            reason = "invite_expired" if c.expired else "no_service"
+        elif ticket.rated or (last is not None and t - last < self._interval):
+            reason = "already_rated" if ticket.rated else "too_soon"
+            incident = None if ticket.consecutive_flagged else "consecutive_rating"
+            ticket.consecutive_flagged = True
+        else:
+            reason, incident = "accepted", None
+            ticket.rated = True
+            c.last_accepted = t
+        assert ev.level is not None
+        self._outputs.append(Decision(
+            line=ev.line, t=t, counter=c.id, accepted=reason == "accepted",
+            reason=reason, ticket=ticket.id if ticket is not None else None,
+            staff=ticket.staff if ticket is not None else c.staff, level=ev.level))
+        if incident is not None:
+            self._incident(incident, c, t, ev.line)
+
+    # --- devices -------------------------------------------------------------------------
+
+    def _device(self, device_id: str) -> DeviceState:
+        d = self.devices.get(device_id)
+        if d is None:
+            d = self.devices[device_id] = DeviceState()
+        return d
+
+    def _is_pad(self, device_id: str) -> bool:
+        known = self.config.devices.get(device_id)
+        return known is None or known.kind == "pad"
+
+    def _device_down(self, ev: Event, c: CounterState) -> None:
+        assert ev.device is not None
+        d = self._device(ev.device)
+        if d.outage is not None:
+            return
+        outage = d.outage = Outage(ev.device, c.id, ev.t, ev.line)
+        if not self._is_pad(ev.device):
+            return
+        calendar = self._calendar(c.id)
+        if calendar.is_working(ev.t):
+            self._outage_counts(ev.t, outage)
+            return
+        opening = calendar.next_opening(ev.t)
+        if opening is not None:
+            self._at(opening, True, self._outage_counts, outage)
+
+    def _outage_counts(self, t: int, outage: Outage) -> None:
+        d = self.devices[outage.device]
+        if d.outage is not outage:
+            return
+        c = self.counters[outage.counter]
+        exempt = d.fault_open
+        outage.incident = self._incident("device_offline", c, t, outage.line,
+                                         device=outage.device, exempt=exempt,
+                                         pending=not exempt)
+        if not exempt:
+            self._at(t + self._fault_grace, True, self._grace_over, outage.incident)
+
+    def _grace_over(self, due: int, incident: Incident) -> None:
+        incident.pending = False
+
+    def _device_up(self, ev: Event, c: CounterState) -> None:
+        assert ev.device is not None
+        self._device(ev.device).outage = None
+
+    def _fault_report(self, ev: Event, c: CounterState) -> None:
+        assert ev.device is not None
+        d = self._device(ev.device)
+        d.fault_open = True
+        for incident in self._held:
+            if incident.pending and incident.device == ev.device:
+                incident.pending = False
+                incident.exempt = True
+        self._flush_incidents()
+
+    def _fault_cleared(self, ev: Event, c: CounterState) -> None:
+        assert ev.device is not None
+        self._device(ev.device).fault_open = False

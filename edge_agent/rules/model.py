@@ -1,0 +1,115 @@
+"""What goes into the rules engine and what comes out of it.
+
+Times are integer microseconds since the epoch (exact, so "exactly 60 s old" is exact).
+``line`` is where the event came from: a timeline line number or a journal sequence number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EVENT_TYPES = (
+    "staff_login",
+    "staff_logout",
+    "ticket_called",
+    "service_done",
+    "invite_cancel",
+    "pause",
+    "resume",
+    "rating",
+    "device_down",
+    "device_up",
+    "fault_report",
+    "fault_cleared",
+)
+FIVE_LEVELS = ("very_satisfied", "satisfied", "basic", "unsatisfied", "very_unsatisfied")
+BINARY_LEVELS = ("satisfied", "unsatisfied")
+# Points of each level in the month's base score (RULES.md §5).
+LEVEL_POINTS = {
+    "binary": {"satisfied": 5, "unsatisfied": 0},
+    "five": {"very_satisfied": 5, "satisfied": 4, "basic": 3, "unsatisfied": 1,
+             "very_unsatisfied": 0},
+}
+SATISFIED_LEVELS = frozenset({"very_satisfied", "satisfied", "basic"})
+SOURCES = ("pad", "staff")
+# The reasons a rating press can get, in the order the checks run (RULES.md §3).
+REASONS = (
+    "closed",
+    "paused",
+    "double_press",
+    "self_rating",
+    "no_service",
+    "invite_expired",
+    "already_rated",
+    "too_soon",
+    "accepted",
+)
+SCREENS = ("closed", "welcome", "serving", "invite", "thanks", "paused")
+
+
+@dataclass(slots=True)
+class Event:
+    t: int
+    type: str
+    counter: str
+    line: int = 0
+    staff: str | None = None
+    id_hash: str | None = None
+    ticket: str | None = None
+    applicant: str | None = None
+    level: str | None = None
+    source: str = "pad"
+    device: str | None = None
+    reason: str | None = None
+
+
+@dataclass(slots=True)
+class Decision:
+    """The one decision a rating press gets."""
+
+    line: int
+    t: int
+    counter: str
+    accepted: bool
+    reason: str
+    ticket: str | None
+    staff: str | None  # accepted: the staff logged in when the ticket was called
+    level: str
+
+
+@dataclass(slots=True)
+class Incident:
+    line: int
+    t: int
+    counter: str
+    kind: str
+    penalty: float
+    staff: str | None
+    exempt: bool = False
+    device: str | None = None
+    # A device_offline incident waits out the fault-report grace before it is final.
+    pending: bool = False
+
+
+@dataclass(slots=True)
+class TicketOpened:
+    """A ticket called at a counter: one unit of the month's volume."""
+
+    line: int
+    t: int
+    counter: str
+    ticket: str
+    staff: str | None
+
+
+@dataclass(slots=True)
+class Display:
+    """What a counter's pad and sign should show now."""
+
+    t: int
+    counter: str
+    screen: str
+    staff: str | None
+
+
+Output = Decision | Incident | TicketOpened | Display

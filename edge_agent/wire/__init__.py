@@ -1,0 +1,50 @@
+"""The pad wire protocol v1, agent side (docs/protocol.md): decoding pad frames with replay
+protection, encoding acks, display commands and polls."""
+
+from edge_agent.wire.decoder import Decoder, Reason, Rejection, Result
+from edge_agent.wire.encoder import Encoder
+from edge_agent.wire.frame import seal, wire
+from edge_agent.wire.guard import SeqGuard, Verdict
+from edge_agent.wire.keys import DeviceKey, KeyLookup, lookup_for, parse_key
+from edge_agent.wire.protocol import (
+    Ack,
+    Body,
+    Display,
+    Fault,
+    Heartbeat,
+    Kind,
+    Message,
+    PauseKey,
+    Poll,
+    Press,
+    Screen,
+    SelfTest,
+)
+
+__all__ = [
+    "Ack",
+    "Body",
+    "Decoder",
+    "DeviceKey",
+    "Display",
+    "Encoder",
+    "Fault",
+    "Heartbeat",
+    "KeyLookup",
+    "Kind",
+    "Message",
+    "PauseKey",
+    "Poll",
+    "Press",
+    "Reason",
+    "Rejection",
+    "Result",
+    "Screen",
+    "SelfTest",
+    "SeqGuard",
+    "Verdict",
+    "lookup_for",
+    "parse_key",
+    "seal",
+    "wire",
+]
