@@ -44,24 +44,23 @@ class Replayer:
             raise TimelineError(item.line, f"time goes backwards: {self._iso(item.t)} is before "
                                            f"{self._iso(self.last_t)} (line {self.last_line})")
         self.last_t, self.last_line = item.t, item.line
-        if isinstance(item, Tick):
-            outputs = self.engine.advance(item.t)
-        else:
-            self.tally.see_counter(item.counter)
+        if isinstance(item, Event):
             if item.type == "staff_login" and item.staff is not None:
                 self.tally.see_staff(item.staff)
             outputs = self.engine.handle(item)
-        add = self.tally.add
-        for out in outputs:
-            add(out)
+        else:
+            outputs = self.engine.advance(item.t)
+        if outputs:
+            self.tally.add_all(outputs)
         return outputs
 
     def finish(self) -> list[Output]:
         """Time runs on to the end of the month (or the last event, if later)."""
         end = max(self.tally.end, self.last_t or self.tally.end)
         outputs = self.engine.advance(end) + self.engine.finish()
-        for out in outputs:
-            self.tally.add(out)
+        self.tally.add_all(outputs)
+        for counter in self.engine.counters:  # every counter seen in the input is reported
+            self.tally.see_counter(counter)
         return outputs
 
     def _iso(self, us: int) -> str:
@@ -78,7 +77,7 @@ def timeline_events(stream: BinaryIO, parser: EventParser,
         if progress is not None:
             progress.advance(len(raw))
         if raw.strip():
-            yield parser.parse_line(raw, number)  # type: ignore[arg-type]
+            yield parser.parse_line(raw, number)
 
 
 def journal_events(records: Iterable[Record], parser: EventParser
@@ -100,6 +99,17 @@ def journal_events(records: Iterable[Record], parser: EventParser
 def decision_dict(d: Decision) -> dict[str, Any]:
     return {"line": d.line, "counter": d.counter, "accepted": d.accepted, "reason": d.reason,
             "ticket": d.ticket}
+
+
+_quote = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) uses
+
+
+def decision_json(d: Decision) -> str:
+    """json.dumps(decision_dict(d)), written out: replay writes one per rating line."""
+    ticket = "null" if d.ticket is None else _quote(d.ticket)
+    return (f'{{"line": {d.line}, "counter": {_quote(d.counter)}, '
+            f'"accepted": {"true" if d.accepted else "false"}, "reason": "{d.reason}", '
+            f'"ticket": {ticket}}}')
 
 
 def incident_dict(i: Incident, config: HallConfig) -> dict[str, Any]:
@@ -140,7 +150,7 @@ class ContractWriter:
         for o in outputs:
             if isinstance(o, Decision):
                 self._out.write(("\n  " if self._first_decision else ",\n  ")
-                                + json.dumps(decision_dict(o), ensure_ascii=False))
+                                + decision_json(o))
                 self._first_decision = False
             elif isinstance(o, Incident):
                 self._incidents.write(("\n  " if self._first_incident else ",\n  ")

@@ -6,10 +6,11 @@ Arithmetic is exact (fractions); figures are rounded half-up to 2 decimals only 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from edge_agent.config import HallConfig
@@ -137,35 +138,43 @@ class MonthTally:
         if staff not in self.staff:
             self.staff[staff] = Row()
 
-    def _rows(self, counter: str, staff: str | None) -> tuple[Row, Row | None]:
+    def _rows(self, counter: str, staff: str | None) -> tuple[Row, ...]:
         row = self.counters.get(counter) or self.counters.setdefault(counter, Row())
         if staff is None:
-            return row, None
+            return (row,)
         return row, self.staff.get(staff) or self.staff.setdefault(staff, Row())
 
-    def add(self, out: Output) -> None:
-        if not self.start <= out.t < self.end:
-            return
-        if isinstance(out, Decision):
-            if out.accepted:
-                self._rating(out)
-        elif isinstance(out, TicketOpened):
-            for row in self._rows(out.counter, out.staff):
-                if row is not None:
-                    row.volume += 1
-        elif isinstance(out, Incident):
-            for row in self._rows(out.counter, out.staff):
-                if row is not None:
-                    row.incidents.append(out)
+    def add_all(self, outputs: list[Output]) -> None:
+        start, end = self.start, self.end
+        for out in outputs:
+            if start <= out.t < end:
+                adder = self._adders.get(out.__class__)
+                if adder is not None:
+                    adder(self, out)
 
-    def _rating(self, d: Decision) -> None:
+    def add(self, out: Output) -> None:
+        self.add_all([out])
+
+    def _decision(self, d: Decision) -> None:
+        if not d.accepted:
+            return
         points = self._points[d.level]
         satisfied = d.level in SATISFIED_LEVELS
         for row in self._rows(d.counter, d.staff):
-            if row is not None:
-                row.ratings += 1
-                row.points += points
-                row.satisfied += satisfied
+            row.ratings += 1
+            row.points += points
+            row.satisfied += satisfied
+
+    def _ticket(self, ticket: TicketOpened) -> None:
+        for row in self._rows(ticket.counter, ticket.staff):
+            row.volume += 1
+
+    def _incident(self, incident: Incident) -> None:
+        for row in self._rows(incident.counter, incident.staff):
+            row.incidents.append(incident)
+
+    _adders: ClassVar[dict[type, Callable[[MonthTally, Any], None]]] = {
+        Decision: _decision, TicketOpened: _ticket, Incident: _incident}
 
     def report(self) -> dict[str, Any]:
         """The report of the replay contract (RULES.md §6)."""

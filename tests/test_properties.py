@@ -170,3 +170,14 @@ def test_a_rewritten_record_is_detected(plan: list[Any], data: st.DataObject) ->
         assert not result.ok
         assert result.records == victim - 1
         assert (result.problem or "").startswith(f"record {victim}:")
+
+
+@settings(max_examples=500)
+@given(st.integers(0, 10**9), st.text(min_size=1), st.booleans(), st.sampled_from(
+    ["accepted", "closed", "too_soon"]), st.none() | st.text(min_size=1))
+def test_decision_lines_are_the_json_of_the_contract(line: int, counter: str, accepted: bool,
+                                                     reason: str, ticket: str | None) -> None:
+    from edge_agent.replay import decision_dict, decision_json
+
+    d = Decision(line, 0, counter, accepted, reason, ticket, None, "satisfied")
+    assert decision_json(d) == json.dumps(decision_dict(d), ensure_ascii=False)

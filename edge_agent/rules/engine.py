@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import count
 from typing import Any
 
@@ -86,13 +86,10 @@ class CounterState:
         return "invited" if self.expired else "idle"
 
 
-@dataclass(order=True, slots=True)
-class _Deadline:
-    due: int
-    strict: bool  # strict: fires only once time is past `due`; else once time reaches it
-    seq: int
-    fire: Callable[[int, Any], None] = field(compare=False)
-    ref: Any = field(compare=False)
+# A deadline: (due, strict, seq, fire, ref). Strict ones fire only once time is past `due`,
+# the others once time reaches it; seq keeps equal deadlines in the order they were set.
+# Plain tuples: the heap compares them in C.
+_Deadline = tuple[int, bool, int, Callable[[int, Any], None], Any]
 
 
 class RulesEngine:
@@ -137,12 +134,20 @@ class RulesEngine:
 
     def handle(self, ev: Event) -> list[Output]:
         """Apply one event; return everything it (and the time before it) produced."""
-        self._move_time(ev.t)
+        t = ev.t
+        deadlines = self._deadlines
+        if (deadlines and deadlines[0][0] <= t) or self._held or self.now is None \
+                or t < self.now:
+            self._move_time(t)
+        else:
+            self.now = t
         counter = self.counters.get(ev.counter) or self._new_counter(ev.counter)
         self._handlers[ev.type](ev, counter)
         if self._displays:
-            self._show(counter, ev.t)
-        return self._take()
+            self._show(counter, t)
+        out = self._outputs
+        self._outputs = []
+        return out
 
     def advance(self, t: int) -> list[Output]:
         """Let time pass to ``t`` with no event: deadlines that fall due fire."""
@@ -166,16 +171,17 @@ class RulesEngine:
             raise TimeWentBackwards(f"time went backwards: {t} < {self.now}")
         deadlines = self._deadlines
         while deadlines:
-            d = deadlines[0]
-            if d.due > t or (d.strict and d.due == t):
+            due, strict, _, fire, ref = deadlines[0]
+            if due > t or (strict and due == t):
                 break
             heapq.heappop(deadlines)
-            d.fire(d.due, d.ref)
+            fire(due, ref)
         self.now = t
-        self._flush_incidents()
+        if self._held:
+            self._flush_incidents()
 
     def _at(self, due: int, strict: bool, fire: Callable[[int, Any], None], ref: Any) -> None:
-        heapq.heappush(self._deadlines, _Deadline(due, strict, next(self._seq), fire, ref))
+        heapq.heappush(self._deadlines, (due, strict, next(self._seq), fire, ref))
 
     def _calendar(self, counter_id: str) -> WorkCalendar:
         cal = self._calendars.get(counter_id)
@@ -226,8 +232,7 @@ class RulesEngine:
     # --- tickets -------------------------------------------------------------------------
 
     def _open_ticket(self, c: CounterState, ev: Event, ticket_id: str) -> Ticket:
-        self._outputs.append(TicketOpened(line=ev.line, t=ev.t, counter=c.id, ticket=ticket_id,
-                                          staff=c.staff))
+        self._outputs.append(TicketOpened(ev.line, ev.t, c.id, ticket_id, c.staff))
         ticket = Ticket(ticket_id, c.id, ev.applicant, c.staff)
         c.ticket = ticket
         c.expired = False
@@ -377,10 +382,10 @@ class RulesEngine:
             ticket.rated = True
             c.last_accepted = t
         assert ev.level is not None
-        self._outputs.append(Decision(
-            line=ev.line, t=t, counter=c.id, accepted=reason == "accepted",
-            reason=reason, ticket=ticket.id if ticket is not None else None,
-            staff=ticket.staff if ticket is not None else c.staff, level=ev.level))
+        self._outputs.append(Decision(  # positional: one of these per rating press
+            ev.line, t, c.id, reason == "accepted", reason,
+            ticket.id if ticket is not None else None,
+            ticket.staff if ticket is not None else c.staff, ev.level))
         if incident is not None:
             self._incident(incident, c, t, ev.line)
 
