@@ -84,16 +84,14 @@ class Verification:
         return self.problem is None
 
 
-def canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+# One encoder for every record: json.dumps with options builds a new one on each call.
+canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
 
 def record_hash(prev: bytes, seq: int, t_us: int, kind: str, event: str, outcome: str) -> bytes:
-    h = hashlib.sha256(prev)
-    h.update(seq.to_bytes(8, "big"))
-    h.update(t_us.to_bytes(8, "big", signed=True))
-    h.update(f"{kind}\x00{event}\x00{outcome}".encode())
-    return h.digest()
+    """SHA-256 of the previous hash, the sequence number, the time and the record's text."""
+    head = prev + seq.to_bytes(8, "big") + t_us.to_bytes(8, "big", signed=True)
+    return hashlib.sha256(head + f"{kind}\x00{event}\x00{outcome}".encode()).digest()
 
 
 class Journal:
@@ -125,18 +123,22 @@ class Journal:
 
     def append_many(self, entries: Sequence[Entry]) -> list[int]:
         """Append in one durable transaction (group commit); return the sequence numbers."""
-        rows = []
+        return self.append_rows([(e.t_us, e.kind, canonical(e.event), canonical(e.outcome))
+                                 for e in entries])
+
+    def append_rows(self, rows: Sequence[tuple[int, str, str, str]]) -> list[int]:
+        """Append (t_us, kind, event JSON, outcome JSON) rows already encoded by the caller."""
+        chained = []
         seq, head = self.head_seq, self.head
-        for e in entries:
+        for t_us, kind, event, outcome in rows:
             seq += 1
-            event, outcome = canonical(e.event), canonical(e.outcome)
-            digest = record_hash(head, seq, e.t_us, e.kind, event, outcome)
-            rows.append((seq, e.t_us, e.kind, event, outcome, head, digest))
+            digest = record_hash(head, seq, t_us, kind, event, outcome)
+            chained.append((seq, t_us, kind, event, outcome, head, digest))
             head = digest
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?)", chained)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
