@@ -1,0 +1,153 @@
+"""What every board has: active-low keys with pull-ups, a status LED or an SSD1306, a serial
+link (USB-CDC, or a UART with an RS-485 driver), a watchdog, and the MQTT link for Wi-Fi boards.
+A board module gives the pin map and, if it has one, the Wi-Fi."""
+
+import select
+import sys
+import time
+
+import machine
+from messages import SCREEN_NAMES
+from serial_link import SerialLink
+
+BAUD = 115200
+SSD1306_ADDR = 0x3C
+WATCHDOG_MS = 8000  # the RP2040's limit is 8388 ms
+CAPTIONS = ("CLOSED", "WELCOME", "PLEASE RATE", "THANK YOU", "PAUSED")
+
+
+class UartStream:
+    """A UART whose RS-485 driver is enabled only while this pad transmits."""
+
+    def __init__(self, uart: machine.UART, de: machine.Pin | None) -> None:
+        self._uart = uart
+        self._de = de
+
+    def write(self, data: bytes) -> int:
+        if self._de is not None:
+            self._de.value(1)
+        n = self._uart.write(data) or 0
+        self._uart.flush()  # returns once the last bit is out, so the bus is released in time
+        if self._de is not None:
+            self._de.value(0)
+        return n
+
+    def read_ready(self) -> bytes:
+        return (self._uart.read() or b"") if self._uart.any() else b""
+
+
+class UsbStream:
+    """USB-CDC, which is also the REPL's console: main.py turns off Ctrl-C first."""
+
+    def __init__(self) -> None:
+        self._poll = select.poll()
+        self._poll.register(sys.stdin, select.POLLIN)
+
+    def write(self, data: bytes) -> int:
+        return sys.stdout.buffer.write(data) or 0
+
+    def read_ready(self) -> bytes:
+        out = b""
+        while len(out) < 128 and self._poll.poll(0):
+            out += sys.stdin.buffer.read(1) or b""
+        return out
+
+
+class BaseBoard:
+    # Pin map, set by each board: UART id, TX, RX, DE/RE; rating keys; pause key; LED; I2C.
+    UART_ID = 0
+    TX: int = 0
+    RX: int = 1
+    DE: int = 2
+    KEYS: tuple[int, ...] = (10, 11, 12, 13, 14)
+    PAUSE: int = 15
+    LED: int | str = 25
+    I2C_ID = 0
+    SDA: int = 4
+    SCL: int = 5
+
+    def __init__(self, cfg: dict) -> None:
+        self.cfg = cfg
+        count = cfg.get("keys", 2) if cfg.get("keys") in (2, 5) else 2
+        pins = self.KEYS[:count]
+        self._keys = [machine.Pin(p, machine.Pin.IN, machine.Pin.PULL_UP) for p in pins]
+        self._pause = machine.Pin(self.PAUSE, machine.Pin.IN, machine.Pin.PULL_UP)
+        self._led = machine.Pin(self.LED, machine.Pin.OUT)
+        self._oled = self._find_display()
+        self._wdt: machine.WDT | None = None
+
+    def _find_display(self) -> object | None:
+        try:
+            i2c = machine.I2C(self.I2C_ID, sda=machine.Pin(self.SDA), scl=machine.Pin(self.SCL))
+            if SSD1306_ADDR not in i2c.scan():
+                return None
+            import ssd1306  # type: ignore[import-not-found]  # micropython-lib, via mip
+
+            return ssd1306.SSD1306_I2C(128, 64, i2c, addr=SSD1306_ADDR)
+        except (OSError, ImportError):
+            return None
+
+    def maintenance(self) -> bool:
+        """Pause key held at power-on: leave the REPL to the technician."""
+        return self._pause.value() == 0
+
+    def keys(self) -> int:
+        mask = 0
+        for i, pin in enumerate(self._keys):
+            if pin.value() == 0:
+                mask |= 1 << i
+        if self._pause.value() == 0:
+            mask |= 1 << 5
+        return mask
+
+    def show(self, screen: int, text: str, led: bool) -> None:
+        self._led.value(1 if led else 0)
+        oled = self._oled
+        if oled is None:
+            return
+        oled.fill(0)  # type: ignore[attr-defined]
+        oled.text(CAPTIONS[screen], 0, 8)  # type: ignore[attr-defined]
+        # The 8x8 built-in font is ASCII only: a Chinese staff name shows as its screen name.
+        ascii_text = text if all(ord(c) < 128 for c in text) else SCREEN_NAMES[screen]
+        oled.text(ascii_text[:16], 0, 32)  # type: ignore[attr-defined]
+        oled.show()  # type: ignore[attr-defined]
+
+    def display_ok(self) -> bool | None:
+        return True if self._oled is not None else None
+
+    def link(self, cfg: dict) -> object:
+        if cfg["link"] == "usb":
+            return SerialLink(UsbStream(), False)
+        if cfg["link"] == "rs485":
+            uart = machine.UART(self.UART_ID, baudrate=BAUD, tx=machine.Pin(self.TX),
+                                rx=machine.Pin(self.RX), timeout=0)
+            de = machine.Pin(self.DE, machine.Pin.OUT, value=0)
+            return SerialLink(UartStream(uart, de), True)
+        return self.mqtt(cfg)
+
+    def mqtt(self, cfg: dict) -> object:
+        raise OSError("this board has no Wi-Fi")
+
+    def safe_mode(self, why: str) -> None:
+        """Blink SOS forever with the REPL left usable, so a technician can look and fix."""
+        del why
+        while True:
+            for on in (200, 200, 200, 600, 600, 600, 200, 200, 200):
+                self._led.value(1)
+                time.sleep_ms(on)
+                self._led.value(0)
+                time.sleep_ms(200)
+            time.sleep_ms(1000)
+
+    def watchdog_start(self) -> None:
+        self._wdt = machine.WDT(timeout=WATCHDOG_MS)
+
+    def watchdog_feed(self) -> None:
+        if self._wdt is not None:
+            self._wdt.feed()
+
+    def idle(self, ms: int) -> None:
+        time.sleep_ms(ms)
+
+    def stopped(self) -> bool:
+        return False
