@@ -1,0 +1,726 @@
+"""Provision a device: key, the board's config.json, and its table in the hall TOML.
+
+A pad or sign gets a fresh 32-byte HMAC key, a ``config.json`` for its firmware and a
+``[devices."ID"]`` table appended to the hall config; a staff keypad or badge reader
+(evdev) is only registered. The hall file is never reformatted: the new table is
+appended, ``--rotate-key`` rewrites one value in place, and every change is checked by
+re-parsing with ``tomllib`` before the file is atomically replaced.
+
+The hall file is written last, after config.json and (with ``--mpremote``) the copy to
+the board, so a failed copy leaves nothing registered and the same command can simply
+be run again.
+
+The MQTT password is not stored in the hall file (its device keys are fixed); it is
+derived from the device key by ``mqtt_password()``, so whoever writes the broker's
+password file can recompute it from the hall config alone.
+
+Exit status: 0 done, 1 a step failed (I/O, mpremote), 2 bad input or refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import datetime
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import shlex
+import subprocess
+import sys
+import tempfile
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+REPO = Path(__file__).resolve().parent.parent
+ID_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+KINDS = ("pad", "sign", "keypad", "badge")
+LINKS = ("usb", "rs485", "mqtt", "evdev")
+BOARDS = ("pico", "pico_w", "esp32")
+WIFI_BOARDS = ("pico_w", "esp32")
+KEYED_KINDS = ("pad", "sign")
+SERIAL_LINKS = ("usb", "rs485")
+KEY_BYTES = 32
+# Point-to-point links still carry an address field in every frame; 1 is the default.
+P2P_ADDRESS = 1
+MQTT_LABEL = b"window-eval/mqtt-password/v1"
+FIRMWARE_SKIP = {"tests", "test", "__pycache__"}
+MPREMOTE_ENV = "WE_MPREMOTE"
+WIFI_PASSWORD_ENV = "WE_WIFI_PASSWORD"
+EXIT_FAILED = 1
+EXIT_REFUSED = 2
+EXAMPLES = """\
+examples (run on the hall's Pi, or anywhere with a copy of the hall config):
+  tools/provision -c hall.toml --device A01-pad --counter A01 --keys 2 --board pico \\
+      --link usb --serial-port /dev/serial/by-id/usb-MicroPython_Board_in_FS_mode_e6614c31-if00
+  tools/provision -c hall.toml --device B03-pad --counter B03 --keys 5 --board pico \\
+      --link rs485 --address 3 --serial-port /dev/serial/by-id/usb-FTDI_FT232R_A10K1234-if00-port0
+  WE_WIFI_PASSWORD=... tools/provision -c hall.toml --device C07-pad --counter C07 \\
+      --keys 5 --board pico_w --link mqtt --wifi-ssid HALL-IOT --mqtt-host 192.168.10.2
+  tools/provision -c hall.toml --device A01-pad --board pico --rotate-key \\
+      --mpremote --port /dev/ttyACM0 --with-firmware
+
+exit status: 0 done, 1 a step failed (nothing registered), 2 bad input or refused
+"""
+
+
+class ProvisionError(Exception):
+    """A refusal or failure with a message for the technician."""
+
+    def __init__(self, message: str, status: int = EXIT_REFUSED) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Device:
+    """One ``[devices."ID"]`` table of the hall config."""
+
+    id: str
+    counter: str
+    kind: str
+    link: str
+    port: str | None = None
+    address: int | None = None
+    keys: int | None = None
+    key: str | None = None
+
+    def table(self) -> dict[str, Any]:
+        """The table as tomllib parses it: optional fields left out when unset."""
+        fields: dict[str, Any] = {
+            "counter": self.counter,
+            "kind": self.kind,
+            "link": self.link,
+            "port": self.port,
+            "address": self.address,
+            "keys": self.keys,
+            "key": self.key,
+        }
+        return {name: value for name, value in fields.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class Network:
+    """What an MQTT pad needs to reach the broker on the hall's Pi."""
+
+    ssid: str
+    password: str
+    host: str
+    port: int
+
+
+# ---------------------------------------------------------------- argument types
+
+
+def _id_arg(what: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if not ID_RE.fullmatch(value):
+            raise argparse.ArgumentTypeError(
+                f"{value!r} is not a valid {what} (1-32 of A-Z a-z 0-9 _ -)"
+            )
+        return value
+
+    return parse
+
+
+def _address_arg(value: str) -> int:
+    try:
+        address = int(value, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not 1 <= address <= 247:
+        raise argparse.ArgumentTypeError(
+            f"{address} is out of range: RS-485 addresses are 1..247 (0 is reserved)"
+        )
+    return address
+
+
+def _tcp_port_arg(value: str) -> int:
+    try:
+        port = int(value, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a TCP port (1..65535)")
+    return port
+
+
+def _serial_port_arg(value: str) -> str:
+    if not value.startswith("/") or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not an absolute device path such as /dev/serial/by-id/usb-..."
+        )
+    return value
+
+
+def _ssid_arg(value: str) -> str:
+    if not 1 <= len(value.encode("utf-8", "surrogateescape")) <= 32:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a Wi-Fi SSID (1-32 bytes)")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tools/provision",
+        description=(
+            "Provision one device of a hall: generate its HMAC key, write the board's "
+            "config.json, register it in the hall TOML, and optionally copy the config "
+            "(and firmware) to the board with mpremote."
+        ),
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    hall = parser.add_argument_group("hall registration")
+    hall.add_argument("-c", "--hall-config", type=Path, required=True, metavar="TOML",
+                      help="the hall's TOML config; its [hall] id goes into config.json")
+    hall.add_argument("--device", required=True, type=_id_arg("device id"), metavar="ID",
+                      help="device id, unique in the hall, e.g. A01-pad")
+    hall.add_argument("--counter", type=_id_arg("counter id"), metavar="ID",
+                      help="the counter (窗口) the device belongs to, e.g. A01")
+    hall.add_argument("--kind", choices=KINDS,
+                      help="pad (评价器), sign (暂停服务 board), keypad or badge (staff, "
+                           "evdev); default pad")
+    hall.add_argument("--link", choices=LINKS,
+                      help="usb (USB-CDC to the Pi), rs485 (multi-drop bus), mqtt (Wi-Fi), "
+                           "evdev (keypad/badge)")
+    hall.add_argument("--serial-port", type=_serial_port_arg, metavar="PATH",
+                      help="Pi-side serial device the agent opens (usb/rs485; written as "
+                           "port in the hall TOML); prefer /dev/serial/by-id/...")
+    hall.add_argument("--address", type=_address_arg, metavar="N",
+                      help="RS-485 bus address 1..247, unique on its port (rs485 only)")
+    hall.add_argument("--keys", type=int, choices=(2, 5),
+                      help="rating keys on the pad: 2 (满意/不满意) or 5 (非常满意..非常不满意)")
+    hall.add_argument("--rotate-key", action="store_true",
+                      help="the device is already registered: give it a new key and change "
+                           "nothing else (e.g. a replaced board)")
+
+    board = parser.add_argument_group("board config (pad and sign)")
+    board.add_argument("--board", choices=BOARDS,
+                       help="the microcontroller board; pico_w or esp32 for mqtt")
+    board.add_argument("--out", type=Path, metavar="DIR",
+                       help="where to write config.json (default build/provision/ID); it "
+                            "holds the device key: delete it once the board is done")
+    board.add_argument("--show-key", action="store_true",
+                       help="also print the device key (never printed otherwise)")
+
+    net = parser.add_argument_group("Wi-Fi and MQTT (link mqtt only)")
+    net.add_argument("--wifi-ssid", type=_ssid_arg, metavar="SSID")
+    net.add_argument("--wifi-password", metavar="PASSWORD",
+                     help=f"WPA2 passphrase; better set {WIFI_PASSWORD_ENV} than put it on "
+                          "the command line")
+    net.add_argument("--mqtt-host", metavar="HOST", help="the Pi's address on the hall network")
+    net.add_argument("--mqtt-port", type=_tcp_port_arg, default=1883, metavar="PORT",
+                     help="default 1883")
+
+    flash = parser.add_argument_group("copy to the board")
+    flash.add_argument("--mpremote", action="store_true",
+                       help="copy config.json to the board with mpremote, then reset it")
+    flash.add_argument("--port", default="auto", metavar="PORT",
+                       help="mpremote connect target on this machine (default auto)")
+    flash.add_argument("--with-firmware", action="store_true",
+                       help="also copy the firmware files (needs --mpremote)")
+    flash.add_argument("--firmware-dir", type=Path, default=REPO / "firmware", metavar="DIR",
+                       help="default: firmware/ of this repository")
+    flash.add_argument("--mpremote-cmd", metavar="CMD",
+                       help=f"how to run mpremote (default ${MPREMOTE_ENV} or mpremote)")
+    return parser
+
+
+# ---------------------------------------------------------------- hall config
+
+
+def load_hall(path: Path) -> tuple[str, dict[str, Any]]:
+    """The hall file's text and its parsed document."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ProvisionError(f"--hall-config {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProvisionError(f"--hall-config {path}: cannot read: {exc}") from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProvisionError(f"--hall-config {path}: not valid TOML: {exc}") from None
+    return text, doc
+
+
+def hall_id(doc: dict[str, Any], path: Path) -> str:
+    hall = doc.get("hall")
+    value = hall.get("id") if isinstance(hall, dict) else None
+    if not isinstance(value, str) or not value:
+        raise ProvisionError(f"--hall-config {path}: has no [hall] id")
+    return value
+
+
+def existing_devices(doc: dict[str, Any], path: Path) -> dict[str, dict[str, Any]]:
+    devices = doc.get("devices", {})
+    if not isinstance(devices, dict) or not all(isinstance(t, dict) for t in devices.values()):
+        raise ProvisionError(f"--hall-config {path}: [devices] must hold one table per device")
+    return devices
+
+
+def check_conflicts(device: Device, devices: dict[str, dict[str, Any]]) -> None:
+    """Refuse a serial port or RS-485 address another device already uses."""
+    if device.link not in SERIAL_LINKS:
+        return
+    for other_id, other in devices.items():
+        if other_id == device.id or other.get("link") not in SERIAL_LINKS:
+            continue
+        if other.get("port") != device.port:
+            continue
+        where = f"port {device.port}" if device.port else "the default port (no port set)"
+        if device.link == "usb" or other.get("link") == "usb":
+            raise ProvisionError(
+                f"--serial-port: {where} is already used by device {other_id!r}; "
+                "a USB link is point to point"
+            )
+        if other.get("address") == device.address:
+            raise ProvisionError(
+                f"--address {device.address}: already used by device {other_id!r} on {where}"
+            )
+
+
+# ---------------------------------------------------------------- TOML text edits
+
+
+def toml_string(value: str) -> str:
+    escaped = []
+    for ch in value:
+        if ch in '"\\':
+            escaped.append("\\" + ch)
+        elif ord(ch) < 32 or ord(ch) == 127:
+            escaped.append(f"\\u{ord(ch):04x}")
+        else:
+            escaped.append(ch)
+    return '"' + "".join(escaped) + '"'
+
+
+def device_table_text(device: Device, newline: str) -> str:
+    lines = [
+        f"# added by tools/provision on {datetime.date.today().isoformat()}",
+        f'[devices."{device.id}"]',
+    ]
+    for name, value in device.table().items():
+        literal = toml_string(value) if isinstance(value, str) else str(value)
+        lines.append(f"{name} = {literal}")
+    return newline.join(lines) + newline
+
+
+def _newline_of(text: str) -> str:
+    return "\r\n" if "\r\n" in text else "\n"
+
+
+def append_device(text: str, device: Device) -> str:
+    newline = _newline_of(text)
+    if text and not text.endswith("\n"):
+        text += newline
+    separator = newline if text.strip() else ""
+    return text + separator + device_table_text(device, newline)
+
+
+_HEADER_RE = re.compile(r"^\s*\[[^\[].*\]\s*(#.*)?$")
+_KEY_LINE_RE = re.compile(
+    r"^(?P<pre>\s*(?:key|\"key\"|'key')\s*=\s*)(?P<q>[\"'])[0-9A-Fa-f]{64}(?P=q)"
+)
+
+
+def _header_path(line: str) -> tuple[str, ...] | None:
+    """The table path of a ``[a."b"]`` header line, or None for other lines."""
+    if not _HEADER_RE.match(line):
+        return None
+    try:
+        node: Any = tomllib.loads(line)
+    except tomllib.TOMLDecodeError:
+        return None
+    path: list[str] = []
+    while isinstance(node, dict) and len(node) == 1:
+        name, node = next(iter(node.items()))
+        path.append(name)
+    return tuple(path)
+
+
+def replace_key(text: str, device_id: str, new_key: str) -> str:
+    """Rewrite the ``key = "..."`` line of one device table, leaving every other byte."""
+    lines = text.splitlines(keepends=True)
+    current: tuple[str, ...] | None = None
+    for index, line in enumerate(lines):
+        path = _header_path(line)
+        if path is not None or line.lstrip().startswith("[["):
+            current = path
+            continue
+        if current == ("devices", device_id):
+            match = _KEY_LINE_RE.match(line)
+            if match:
+                quote = match["q"]
+                lines[index] = f"{match['pre']}{quote}{new_key}{quote}{line[match.end():]}"
+                return "".join(lines)
+    raise ProvisionError(
+        f"--rotate-key: found no key = \"<64 hex>\" line under [devices.\"{device_id}\"]; "
+        "edit the hall config by hand"
+    )
+
+
+def verify_edit(old_doc: dict[str, Any], new_text: str, device: Device,
+                table: dict[str, Any]) -> None:
+    """Refuse an edit unless the device's table becomes ``table`` and nothing else moves."""
+    expected = copy.deepcopy(old_doc)
+    expected.setdefault("devices", {})[device.id] = table
+    try:
+        parsed = tomllib.loads(new_text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProvisionError(
+            f"--hall-config: cannot add [devices.\"{device.id}\"] to this file ({exc}); "
+            "is devices defined in another style?"
+        ) from None
+    if parsed != expected:
+        raise ProvisionError(
+            f"--hall-config: the edit for [devices.\"{device.id}\"] would change other "
+            "settings; file left unchanged, edit it by hand"
+        )
+
+
+# ---------------------------------------------------------------- files
+
+
+def write_atomic(path: Path, data: bytes, mode: int, like: Path | None = None) -> None:
+    """Replace ``path`` with ``data`` via a temp file and rename, so readers never see
+    half a file. With ``like``, keep that file's owner: provisioning usually runs under
+    sudo and the agent's service user must still be able to read the hall config."""
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as tmp:
+            os.fchmod(tmp.fileno(), mode)
+            if like is not None:
+                _copy_owner(tmp.fileno(), like)
+            tmp.write(data)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename itself durable: the Pi may lose power right after provisioning."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _copy_owner(fd: int, like: Path) -> None:
+    stat = like.stat()
+    if (stat.st_uid, stat.st_gid) != (os.getuid(), os.getgid()):
+        # Not root: the file gets our owner, as any edit by this user would.
+        with contextlib.suppress(PermissionError):
+            os.fchown(fd, stat.st_uid, stat.st_gid)
+
+
+def mqtt_password(key_hex: str) -> str:
+    """The device's MQTT password: HMAC-SHA256(device key, label), first 32 hex digits."""
+    digest = hmac.new(bytes.fromhex(key_hex), MQTT_LABEL, hashlib.sha256).hexdigest()
+    return digest[:32]
+
+
+def board_config(device: Device, hall: str, board: str, net: Network | None) -> dict[str, Any]:
+    """The firmware's config.json (pads carry ``keys``; a sign has none)."""
+    assert device.key is not None
+    config: dict[str, Any] = {
+        "device": device.id,
+        "counter": device.counter,
+        "hall": hall,
+        "address": device.address if device.address is not None else P2P_ADDRESS,
+    }
+    if device.keys is not None:
+        config["keys"] = device.keys
+    config.update(key=device.key, link=device.link, board=board)
+    if net is not None:
+        config["wifi"] = {"ssid": net.ssid, "password": net.password}
+        config["mqtt"] = {
+            "host": net.host,
+            "port": net.port,
+            "user": device.id,
+            "password": mqtt_password(device.key),
+        }
+    return config
+
+
+def write_config(out_dir: Path, config: dict[str, Any]) -> Path:
+    try:
+        out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = out_dir / "config.json"
+        data = json.dumps(config, indent=2, ensure_ascii=False) + "\n"
+        write_atomic(path, data.encode("utf-8"), 0o600)
+    except OSError as exc:
+        raise ProvisionError(f"--out {out_dir}: cannot write config.json: {exc}",
+                             EXIT_FAILED) from None
+    return path
+
+
+# ---------------------------------------------------------------- mpremote
+
+
+def firmware_sources(firmware_dir: Path) -> list[Path]:
+    """Top-level modules and packages of the firmware, without tests and caches."""
+    if not firmware_dir.is_dir():
+        raise ProvisionError(f"--firmware-dir {firmware_dir}: not a directory")
+    sources = [entry for entry in sorted(firmware_dir.iterdir()) if _is_firmware(entry)]
+    if not sources:
+        raise ProvisionError(f"--firmware-dir {firmware_dir}: no firmware files in it")
+    return sources
+
+
+def _is_firmware(entry: Path) -> bool:
+    if entry.name.startswith(".") or entry.name in FIRMWARE_SKIP:
+        return False
+    if entry.is_dir():
+        return any(entry.rglob("*.py"))
+    return entry.suffix == ".py"
+
+
+def mpremote_argv(command: Sequence[str], port: str, config: Path,
+                  firmware: Sequence[Path]) -> list[str]:
+    """One mpremote session: firmware (if any), then config.json, then a hard reset so
+    the board boots into its power-on self-test with the new config."""
+    argv = [*command, "connect", port]
+    if firmware:
+        argv += ["fs", "cp", "-r", *map(str, firmware), ":", "+"]
+    argv += ["fs", "cp", str(config), ":config.json", "+", "reset"]
+    return argv
+
+
+def mpremote_command(option: str | None) -> list[str]:
+    return shlex.split(option or os.environ.get(MPREMOTE_ENV) or "mpremote")
+
+
+def run_mpremote(argv: list[str], config: Path, port: str) -> None:
+    retry = f"mpremote connect {port} fs cp {config} :config.json"
+    try:
+        result = subprocess.run(argv, check=False)
+    except OSError as exc:
+        raise ProvisionError(
+            f"--mpremote: cannot run {argv[0]!r} ({exc.strerror}); install it with "
+            f"'pip install mpremote' or set {MPREMOTE_ENV}. Nothing was registered.",
+            EXIT_FAILED,
+        ) from None
+    if result.returncode != 0:
+        raise ProvisionError(
+            f"--mpremote: mpremote exited with status {result.returncode}; check the cable "
+            f"and --port, then run the same command again (or copy by hand: {retry}). "
+            "Nothing was registered.",
+            EXIT_FAILED,
+        )
+
+
+# ---------------------------------------------------------------- the command
+
+
+def _refuse(message: str) -> NoReturn:
+    raise ProvisionError(message)
+
+
+def _check_option_scope(args: argparse.Namespace, kind: str, link: str) -> None:
+    """Refuse options that do not apply to this kind of device or link."""
+    scoped = [
+        ("--address", args.address, link == "rs485", "--link rs485"),
+        ("--serial-port", args.serial_port, link in SERIAL_LINKS, "--link usb or rs485"),
+        ("--keys", args.keys, kind == "pad", "--kind pad"),
+        ("--board", args.board, kind in KEYED_KINDS, "pads and signs"),
+        ("--wifi-ssid", args.wifi_ssid, link == "mqtt", "--link mqtt"),
+        ("--wifi-password", args.wifi_password, link == "mqtt", "--link mqtt"),
+        ("--mqtt-host", args.mqtt_host, link == "mqtt", "--link mqtt"),
+        ("--mpremote", args.mpremote or None, kind in KEYED_KINDS, "pads and signs"),
+    ]
+    for option, value, applies, scope in scoped:
+        if value is not None and not applies:
+            _refuse(f"{option} applies to {scope} only")
+    if args.with_firmware and not args.mpremote:
+        _refuse("--with-firmware needs --mpremote")
+
+
+def new_key() -> str:
+    return secrets.token_bytes(KEY_BYTES).hex()
+
+
+def new_device(args: argparse.Namespace) -> Device:
+    """The device described by the command line (first registration)."""
+    kind: str = args.kind or "pad"
+    if args.counter is None:
+        _refuse("--counter is required")
+    if args.link is None:
+        _refuse("--link is required (usb, rs485, mqtt or evdev)")
+    link: str = args.link
+    if (kind in KEYED_KINDS) != (link != "evdev"):
+        _refuse(f"--link {link} does not fit --kind {kind}: "
+                "keypads and badges use evdev, pads and signs usb, rs485 or mqtt")
+    _check_option_scope(args, kind, link)
+    if link == "rs485" and args.address is None:
+        _refuse("--address is required for --link rs485")
+    if kind == "pad" and args.keys is None:
+        _refuse("--keys is required for a pad (2 or 5)")
+    return Device(id=args.device, counter=args.counter, kind=kind, link=link,
+                  port=args.serial_port, address=args.address, keys=args.keys,
+                  key=new_key() if kind in KEYED_KINDS else None)
+
+
+def rotated_device(args: argparse.Namespace, table: dict[str, Any]) -> Device:
+    """The registered device with a new key; options given must match what is there."""
+    given = {"counter": args.counter, "kind": args.kind, "link": args.link,
+             "port": args.serial_port, "address": args.address, "keys": args.keys}
+    for name, value in given.items():
+        if value is not None and value != table.get(name):
+            option = "--serial-port" if name == "port" else f"--{name}"
+            _refuse(f"{option} {value}: {args.device!r} has {name} = {table.get(name)!r}; "
+                    "--rotate-key changes only the key")
+    if table.get("kind") not in KEYED_KINDS or "key" not in table:
+        _refuse(f"--rotate-key: {args.device!r} is a {table.get('kind')} and has no key")
+    if not all(isinstance(table.get(name), str) for name in ("counter", "kind", "link")):
+        _refuse(f"--rotate-key: [devices.\"{args.device}\"] lacks counter, kind or link; "
+                "fix the hall config by hand")
+    device = Device(id=args.device, counter=table["counter"], kind=table["kind"],
+                    link=table["link"], port=table.get("port"), address=table.get("address"),
+                    keys=table.get("keys"), key=new_key())
+    _check_option_scope(args, device.kind, device.link)
+    return device
+
+
+def network(args: argparse.Namespace, device: Device) -> Network | None:
+    if device.link != "mqtt":
+        return None
+    password = args.wifi_password or os.environ.get(WIFI_PASSWORD_ENV)
+    missing = [name for name, value in (("--wifi-ssid", args.wifi_ssid),
+                                        ("--wifi-password", password),
+                                        ("--mqtt-host", args.mqtt_host)) if not value]
+    if missing:
+        _refuse(f"{', '.join(missing)} required for --link mqtt")
+    assert password is not None
+    if not 8 <= len(password) <= 63:
+        _refuse("--wifi-password must be a WPA2 passphrase of 8..63 characters")
+    return Network(ssid=args.wifi_ssid, password=password, host=args.mqtt_host,
+                   port=args.mqtt_port)
+
+
+def plan(args: argparse.Namespace, doc: dict[str, Any]) -> Device:
+    """Validate the request against the hall config and decide the device's table."""
+    devices = existing_devices(doc, args.hall_config)
+    table = devices.get(args.device)
+    if args.rotate_key:
+        if table is None:
+            _refuse(f"--rotate-key: device {args.device!r} is not registered in "
+                    f"{args.hall_config}; drop --rotate-key to add it")
+        device = rotated_device(args, table)
+    elif table is not None:
+        _refuse(f"--device {args.device}: already registered in {args.hall_config} "
+                f"(counter {table.get('counter')}); use --rotate-key to give it a new key")
+    else:
+        device = new_device(args)
+    check_conflicts(device, devices)
+    if device.kind in KEYED_KINDS and args.board is None:
+        _refuse("--board is required for a pad or sign (pico, pico_w or esp32)")
+    if device.link == "mqtt" and args.board not in WIFI_BOARDS:
+        _refuse(f"--board {args.board} has no Wi-Fi; --link mqtt needs pico_w or esp32")
+    return device
+
+
+def counter_warnings(doc: dict[str, Any], device: Device, path: Path) -> list[str]:
+    counters = doc.get("counters")
+    if isinstance(counters, dict) and counters and device.counter not in counters:
+        return [f"warning: counter {device.counter} is not listed under [counters] in {path}"]
+    return []
+
+
+def provision(args: argparse.Namespace) -> list[str]:
+    """Do the work; return the lines of the summary."""
+    old_text, doc = load_hall(args.hall_config)
+    hall = hall_id(doc, args.hall_config)
+    device = plan(args, doc)
+    for warning in counter_warnings(doc, device, args.hall_config):
+        print(warning, file=sys.stderr)
+    net = network(args, device)
+    if args.rotate_key:
+        assert device.key is not None
+        new_text = replace_key(old_text, device.id, device.key)
+        table = doc["devices"][device.id] | {"key": device.key}
+    else:
+        new_text = append_device(old_text, device)
+        table = device.table()
+    verify_edit(doc, new_text, device, table)
+    firmware = firmware_sources(args.firmware_dir) if args.with_firmware else []
+
+    summary = [f"{device.id}: {_describe(device)}"]
+    if device.key is not None:
+        config_path = write_config(args.out or Path("build/provision") / device.id,
+                                   board_config(device, hall, args.board, net))
+        summary.append(f"  config.json: {config_path} (mode 0600; holds the key, delete it "
+                       "when the board is done)")
+        if args.mpremote:
+            run_mpremote(mpremote_argv(mpremote_command(args.mpremote_cmd), args.port,
+                                       config_path, firmware), config_path, args.port)
+            copied = "config.json and firmware" if firmware else "config.json"
+            summary.append(f"  board: {copied} copied via mpremote ({args.port}), reset")
+    _commit_hall(args.hall_config, old_text, new_text)
+    action = "key replaced" if args.rotate_key else "added"
+    summary.append(f"  hall config: {args.hall_config} [devices.\"{device.id}\"] {action}")
+    if args.show_key and device.key is not None:
+        summary.append(f"  key: {device.key}")
+    return summary
+
+
+def _describe(device: Device) -> str:
+    parts = [device.kind, f"counter {device.counter}"]
+    if device.keys:
+        parts.append(f"{device.keys} keys")
+    if device.link == "rs485":
+        parts.append(f"rs485 address {device.address}")
+    else:
+        parts.append(device.link)
+    if device.port:
+        parts.append(f"on {device.port}")
+    return ", ".join(parts)
+
+
+def _commit_hall(path: Path, old_text: str, new_text: str) -> None:
+    target = path.resolve()  # a symlinked hall config stays a symlink
+    try:
+        if target.read_bytes().decode("utf-8") != old_text:
+            raise ProvisionError(f"--hall-config {path}: changed by someone else while "
+                                 "provisioning; run the command again", EXIT_FAILED)
+        write_atomic(target, new_text.encode("utf-8"), target.stat().st_mode & 0o7777,
+                     like=target)
+    except OSError as exc:
+        raise ProvisionError(f"--hall-config {path}: cannot write: {exc}", EXIT_FAILED) from None
+
+
+def _warnings(args: argparse.Namespace) -> list[str]:
+    port = args.serial_port or ""
+    if re.fullmatch(r"/dev/tty(USB|ACM)\d+", port):
+        return [f"warning: {port} may be renumbered at the next boot; "
+                "prefer the stable /dev/serial/by-id/... name"]
+    return []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    for warning in _warnings(args):
+        print(warning, file=sys.stderr)
+    try:
+        summary = provision(args)
+    except ProvisionError as exc:
+        print(f"provision: error: {exc}", file=sys.stderr)
+        return exc.status
+    print("\n".join(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
