@@ -277,10 +277,11 @@ def report_table(report: dict[str, Any], config: HallConfig, source: str) -> str
     for scope, title in (("counters", "counter"), ("staff", "staff")):
         out.append(head.replace("counter", f"{title:<7}", 1))
         for key, row in report[scope].items():
+            name = config.counters.get(key, "") if scope == "counters" else ""
             out.append(f"{key:<10}{row['volume']:>7}{row['ratings']:>8}{row['satisfied']:>8}"
                        f"{row['base']:>6.2f}{row['standard']:>5}{row['shortfall']:>6}"
                        f"{row['shortfall_deduction']:>7}{row['penalties']:>7.2f}"
-                       f"{row['score']:>7.2f}")
+                       f"{row['score']:>7.2f}  {name}".rstrip())
             for d in row["deductions"]:
                 lines = ", ".join(str(n) for n in d["lines"][:12])
                 more = " …" if len(d["lines"]) > 12 else ""

@@ -130,3 +130,14 @@ def test_bound_rating_accepted_outside_hours(run: Runner) -> None:
     doc = run.replay([login("18:00:00"), ev("18:30:00", "ticket_called", ticket="T1"),
                       ev("18:40:00", "service_done"), ev("18:40:05", "rating", level="satisfied")])
     assert doc["decisions"][0]["reason"] == "accepted"
+
+
+def test_grace_of_an_overnight_outage_runs_from_the_opening(run: Runner) -> None:
+    """Counted from 08:30, so a fault reported at 08:45 (long after the 19:00 start) exempts."""
+    doc = run.replay([ev("19:00:00", "device_down", **PAD),
+                      ev("08:45:00", "fault_report", day="2026-03-03", **PAD),
+                      ev("09:30:00", "device_up", day="2026-03-03", **PAD)])
+    assert offline(doc) == [("08:30:00", True)]
+    doc = run.replay([ev("19:00:00", "device_down", **PAD),
+                      ev("09:00:00.000001", "fault_report", day="2026-03-03", **PAD)])
+    assert offline(doc) == [("08:30:00", False)]

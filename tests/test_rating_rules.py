@@ -171,3 +171,9 @@ def test_unknown_counters_exist_in_replay(run: Runner) -> None:
     doc = run.replay([login("09:00:00", counter="Z99"), press("09:01:00", counter="Z99")])
     assert doc["decisions"][0]["counter"] == "Z99"
     assert "Z99" in doc["report"]["counters"]
+
+
+def test_ticket_called_at_closed_counter_counts_but_binds_nothing(run: Runner) -> None:
+    doc = run.replay([ev("09:10:00", "ticket_called", ticket="T1"), press("09:11:00")])
+    assert reasons(doc) == ["closed"]
+    assert doc["report"]["counters"]["A01"]["volume"] == 1

@@ -106,3 +106,10 @@ def test_month_is_by_local_time(run: Runner) -> None:
     doc = run.replay(lines, month="2026-03")
     row = doc["report"]["counters"]["A01"]
     assert (row["volume"], row["ratings"]) == (1, 0)
+
+
+def test_configured_counters_are_reported_even_when_silent(run: Runner) -> None:
+    config = '[hall]\nid = "t"\n[counters.B07]\nname = "公积金"\n'
+    doc = run.replay([login("09:00:00")], config=config)
+    assert set(doc["report"]["counters"]) == {"A01", "B07"}
+    assert doc["report"]["counters"]["B07"]["volume"] == 0

@@ -165,3 +165,10 @@ def test_ratings_attribute_to_staff_who_called_the_ticket(run: Runner) -> None:
     doc = run.replay([*CALLED, ev("09:12:00", "service_done"), press("09:12:05")])
     assert doc["report"]["staff"]["S1"]["ratings"] == 1
     assert doc["report"]["staff"]["S1"]["volume"] == 1
+
+
+def test_pause_at_a_closed_counter_is_ignored(run: Runner) -> None:
+    doc = run.replay([ev("08:00:00", "pause"), login("09:00:00"),
+                      ev("09:10:00", "ticket_called", ticket="T1"), press("09:11:00")])
+    assert reasons(doc) == ["accepted"]
+    assert kinds(doc) == []
