@@ -29,6 +29,23 @@ class Tick:
     line: int
 
 
+class TimeOrder:
+    """Refuses an input older than the one before it, naming both lines."""
+
+    def __init__(self, config: HallConfig) -> None:
+        self._tz = config.tz
+        self.last_t: int | None = None
+        self._last_line = 0
+
+    def check(self, item: Event | Tick) -> None:
+        if self.last_t is not None and item.t < self.last_t:
+            raise TimelineError(item.line, f"time goes backwards: "
+                                           f"{format_time(item.t, self._tz)} is before "
+                                           f"{format_time(self.last_t, self._tz)} "
+                                           f"(line {self._last_line})")
+        self.last_t, self._last_line = item.t, item.line
+
+
 class Replayer:
     """Feeds events to a fresh engine in order and adds the month's outputs to a tally."""
 
@@ -36,14 +53,10 @@ class Replayer:
         self.config = config
         self.engine = RulesEngine(config, displays=displays)
         self.tally = MonthTally(config, month)
-        self.last_t: int | None = None
-        self.last_line = 0
+        self._order = TimeOrder(config)
 
     def feed(self, item: Event | Tick) -> list[Output]:
-        if self.last_t is not None and item.t < self.last_t:
-            raise TimelineError(item.line, f"time goes backwards: {self._iso(item.t)} is before "
-                                           f"{self._iso(self.last_t)} (line {self.last_line})")
-        self.last_t, self.last_line = item.t, item.line
+        self._order.check(item)
         if isinstance(item, Event):
             if item.type == "staff_login" and item.staff is not None:
                 self.tally.see_staff(item.staff)
@@ -56,15 +69,12 @@ class Replayer:
 
     def finish(self) -> list[Output]:
         """Time runs on to the end of the month (or the last event, if later)."""
-        end = max(self.tally.end, self.last_t or self.tally.end)
+        end = max(self.tally.end, self._order.last_t or self.tally.end)
         outputs = self.engine.advance(end) + self.engine.finish()
         self.tally.add_all(outputs)
         for counter in self.engine.counters:  # every counter seen in the input is reported
             self.tally.see_counter(counter)
         return outputs
-
-    def _iso(self, us: int) -> str:
-        return format_time(us, self.config.tz)
 
 
 # --- inputs -----------------------------------------------------------------------------
@@ -193,9 +203,11 @@ def record_timeline(events: Iterable[Event], config: HallConfig, journal: Journa
                     batch: int = 256) -> int:
     """Decide each event and journal it with its outcome, ``batch`` records a commit."""
     engine = RulesEngine(config)
+    order = TimeOrder(config)
     pending: list[Entry] = []
     count = 0
     for ev in events:
+        order.check(ev)
         outputs = engine.handle(ev)
         pending.append(Entry(ev.t, ev.type, event_to_dict(ev, config.tz),
                              outcome_dict(outputs, config)))

@@ -127,3 +127,12 @@ def test_demo_catches_every_injected_cheat() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Every injected behaviour was caught; no honest counter was penalised." in proc.stdout
     assert "MISMATCH" not in proc.stdout and "FALSE POSITIVE" not in proc.stdout
+
+
+def test_record_names_the_line_where_time_goes_backwards(run: Runner) -> None:
+    timeline = write_timeline(run.tmp / "bad.jsonl", [*DAY, ev("09:00:00", "resume")])
+    status, _, err = run.cli("record", str(timeline), "--journal", str(run.tmp / "j.sqlite"),
+                             "--config", str(run.config()))
+    assert status == 2
+    assert "bad.jsonl line 10: time goes backwards: 2026-03-02T09:00:00+08:00 is before " \
+           "2026-03-02T09:31:20+08:00 (line 9)" in err
