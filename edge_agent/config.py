@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
@@ -269,24 +269,26 @@ def _dates(raw: dict[str, Any], where: str, key: str, default: frozenset[date]) 
     return frozenset(out)
 
 
-def _counters(raw: dict[str, Any]) -> dict[str, str]:
-    out = {}
-    for cid, sub in raw.items():
-        where = f"counters.{cid}"
-        _id_value(cid, f"[{where}]")
+def _id_tables(raw: dict[str, Any], section: str, keys: set[str]
+               ) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(id, where, table) of each [section.ID] table, id and keys checked."""
+    for item_id, sub in raw.items():
+        where = f"{section}.{item_id}"
+        _id_value(item_id, f"[{where}]")
         table = _as_table(sub, where)
-        _only(table, where, {"name"})
-        out[cid] = _get(table, where, "name", str, cid)
-    return out
+        _only(table, where, keys)
+        yield item_id, where, table
+
+
+def _counters(raw: dict[str, Any]) -> dict[str, str]:
+    return {cid: _get(t, where, "name", str, cid)
+            for cid, where, t in _id_tables(raw, "counters", {"name"})}
 
 
 def _devices(raw: dict[str, Any]) -> dict[str, DeviceConfig]:
     out = {}
-    for did, sub in raw.items():
-        where = f"devices.{did}"
-        _id_value(did, f"[{where}]")
-        t = _as_table(sub, where)
-        _only(t, where, {"counter", "kind", "link", "port", "address", "keys", "key"})
+    keys = {"counter", "kind", "link", "port", "address", "keys", "key"}
+    for did, where, t in _id_tables(raw, "devices", keys):
         if "counter" not in t:
             raise ConfigError(f"[{where}] counter: missing (the counter this device serves)")
         kind = _choice(t, where, "kind", DEVICE_KINDS, "pad")

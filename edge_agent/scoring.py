@@ -54,6 +54,9 @@ def round2(value: Fraction) -> float:
     return math.floor(value * 100 + Fraction(1, 2)) / 100
 
 
+STAFF_FIGURES = ("volume", "ratings", "satisfied", "base", "penalties")
+
+
 @dataclass
 class Row:
     """One counter's or one staff member's month."""
@@ -95,13 +98,9 @@ class Row:
         }
 
     def staff_figures(self) -> dict[str, Any]:
-        return {
-            "volume": self.volume,
-            "ratings": self.ratings,
-            "satisfied": self.satisfied,
-            "base": round2(self.base()),
-            "penalties": round2(self.penalties()),
-        }
+        """The staff row of the replay contract: a subset of the counter's figures."""
+        figures = self.counter_figures()
+        return {key: figures[key] for key in STAFF_FIGURES}
 
     def deductions(self) -> list[dict[str, Any]]:
         """Each incident kind with the records (lines) behind it."""
