@@ -48,6 +48,7 @@ def run(board: "Board", fs: Fs) -> None:
     good = False
     while not board.stopped():
         now = ticks_ms()
+        link.step(now)  # MQTT: (re)connect, read the broker, ping; serial: nothing
         pad.step(now)
         if not good and ticks_diff(now, start) >= GOOD_AFTER_MS:
             bootstate.good(fs)

@@ -1,8 +1,12 @@
 """A small MQTT 3.1.1 client in the manner of micropython-lib's umqtt.simple, changed where a
-pad needs it: it never blocks waiting for a reply, it records when anything last came from
-the broker (so a dead connection is noticed by missing PINGRESPs, as mqtt_as does), and it
-hands PUBLISH messages to a callback. QoS 0 and 1 only."""
+pad needs it: it never blocks waiting for a reply (connect() only starts the TCP connection,
+connack() is polled until the broker answers, so a broker that is down or hung cannot stall
+the pad's key scan), it records when anything last came from the broker (so a dead
+connection is noticed by missing PINGRESPs, as mqtt_as does), and it hands PUBLISH messages
+to a callback. QoS 0 and 1 only."""
 
+import errno
+import select
 import socket
 import struct
 
@@ -52,6 +56,8 @@ class MQTTClient:
         self.cb: Callable[[bytes, bytes], None] | None = None
         self.lw: tuple[bytes, bytes, bool, int] | None = None
         self.rx_count = 0  # bumped on every packet from the broker
+        self._connect_packet: bytes | None = None  # CONNECT, sent once TCP is up
+        self._poll: select.poll | None = None
 
     def set_callback(self, f: "Callable[[bytes, bytes], None]") -> None:
         self.cb = f
@@ -72,12 +78,20 @@ class MQTTClient:
             raise OSError("connection closed")
         return data
 
-    def connect(self, clean_session: bool = False) -> bool:
-        """Returns True when the broker kept this client's session (its subscriptions)."""
+    def connect(self, clean_session: bool = False) -> None:
+        """Starts the TCP connection and returns at once; then call connack() until it
+        answers. Raises OSError when the connection fails at once (e.g. refused)."""
+        self.close()
         addr = socket.getaddrinfo(self.server, self.port)[0][-1]
         self.sock = socket.socket()
-        self.sock.settimeout(SOCKET_TIMEOUT_S)
-        self.sock.connect(addr)
+        self.sock.setblocking(False)
+        try:
+            self.sock.connect(addr)
+        except OSError as e:
+            if e.args[0] not in (errno.EINPROGRESS, errno.EAGAIN):
+                raise
+        self._poll = select.poll()
+        self._poll.register(self.sock, select.POLLOUT)
         flags = 0x02 if clean_session else 0
         body = _string(self.client_id)
         if self.lw is not None:
@@ -92,12 +106,49 @@ class MQTTClient:
                 body += _string(self.password)
         variable = _string(b"MQTT") + bytes((4, flags)) + struct.pack("!H", self.keepalive)
         packet = variable + body
-        self._send(b"\x10" + _length(len(packet)) + packet)
-        resp = self._read(4)
+        self._connect_packet = b"\x10" + _length(len(packet)) + packet
+
+    def connack(self) -> bool | None:
+        """None while the TCP connection or the broker's CONNACK is still to come; then True
+        when the broker kept this client's session (its subscriptions), False when not.
+        Raises OSError when the connection failed, MQTTException when the broker refused."""
+        if self.sock is None:
+            raise OSError("not connected")
+        if self._connect_packet is not None:
+            if self._poll is None or not self._poll.poll(0):
+                return None  # TCP handshake still under way
+            self._poll = None
+            self.sock.settimeout(SOCKET_TIMEOUT_S)
+            packet = self._connect_packet
+            self._connect_packet = None
+            self._send(packet)  # raises here if the TCP connection failed
+        first = self._read_ready()
+        if first is None:
+            return None
+        resp = first + self._read(3)
         if resp[0] != 0x20 or resp[1] != 0x02 or resp[3] != 0:
             raise MQTTException("connect refused", resp[3])
         self.rx_count += 1
         return bool(resp[2] & 1)
+
+    def _read_ready(self) -> bytes | None:
+        """The next byte if one has arrived, None if none has; never waits."""
+        if self.sock is None:
+            raise OSError("not connected")
+        self.sock.setblocking(False)
+        try:
+            first = self.sock.read(1)  # type: ignore[attr-defined]
+        except OSError as e:
+            # Nothing waiting reads as None on most ports, as EAGAIN on some; anything else
+            # (ECONNRESET...) is a dead connection, not an empty one.
+            if e.args[0] not in (errno.EAGAIN, errno.ETIMEDOUT):
+                raise
+            first = None
+        finally:
+            self.sock.settimeout(SOCKET_TIMEOUT_S)
+        if first == b"":
+            raise OSError("connection closed")
+        return first
 
     def disconnect(self) -> None:
         if self.sock is None:
@@ -109,6 +160,8 @@ class MQTTClient:
         self.close()
 
     def close(self) -> None:
+        self._connect_packet = None
+        self._poll = None
         if self.sock is not None:
             try:  # noqa: SIM105
                 self.sock.close()
@@ -139,19 +192,10 @@ class MQTTClient:
 
     def check_msg(self) -> None:
         """Handle every packet already waiting; return at once when none is."""
-        if self.sock is None:
-            raise OSError("not connected")
         while True:
-            self.sock.setblocking(False)
-            try:
-                first = self.sock.read(1)  # type: ignore[attr-defined]
-            except OSError:
-                first = None  # EAGAIN: nothing waiting
-            self.sock.settimeout(SOCKET_TIMEOUT_S)
+            first = self._read_ready()
             if first is None:
                 return
-            if first == b"":
-                raise OSError("connection closed")
             self._packet(first[0])
 
     def _packet(self, op: int) -> None:

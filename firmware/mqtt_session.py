@@ -1,10 +1,12 @@
 """A pad's MQTT connection through outages, as the pad's link (docs/protocol.md, MQTT).
 
 What it does, after peterhinch's mqtt_as: Wi-Fi first, then the broker, retried with
-exponential back-off and jitter; a persistent session (clean_session False) so the
-subscription to the down topic outlives a reconnect; a ping every keepalive/4 and the
-connection declared dead when nothing came from the broker for a whole keepalive; a retained
-"online" on the status topic, with a retained "offline" last will.
+exponential back-off and jitter; connecting never holds up the main loop (the TCP handshake
+and the CONNACK are looked for at each step, given up after CONNECT_TIMEOUT_MS); a
+persistent session (clean_session False) so the subscription to the down topic outlives a
+reconnect; a ping every keepalive/4 and the connection declared dead when nothing came from
+the broker for a whole keepalive; a retained "online" on the status topic, with a retained
+"offline" last will.
 
 What it does not do is decide delivery: a frame is delivered when the agent's ack message
 arrives. The pad's outbox keeps the event and republishes it, with the same boot and sequence
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
 
 BACKOFF_FIRST_MS = 1000
 BACKOFF_MAX_MS = 60000
+CONNECT_TIMEOUT_MS = 5000  # TCP handshake plus CONNACK
 
 
 def topics(cfg: dict) -> tuple[bytes, bytes, bytes]:
@@ -43,6 +46,8 @@ class MqttSession:
         self._rand = rand
         self._inbox: list[bytes] = []
         self.connected = False
+        self.connecting = False
+        self._connect_by = now
         self.connects = 0
         self._next_try = now
         self._backoff = BACKOFF_FIRST_MS
@@ -72,6 +77,8 @@ class MqttSession:
     def step(self, now: int) -> None:
         if self.connected:
             self._keep(now)
+        elif self.connecting:
+            self._handshake(now)
         elif ticks_diff(now, self._next_try) >= 0:
             self._connect(now)
 
@@ -82,12 +89,29 @@ class MqttSession:
             return
         try:
             self._client.connect(clean_session=False)
-            self._client.subscribe(self._down, qos=1)
-            self._client.publish(self._status, b"online", retain=True, qos=1)
         except (OSError, MQTTException):
             self._client.close()
             self._retry_later(now)
             return
+        self.connecting = True
+        self._connect_by = ticks_add(now, CONNECT_TIMEOUT_MS)
+        self._handshake(now)
+
+    def _handshake(self, now: int) -> None:
+        """Waits, one look per step, for the TCP connection and the broker's CONNACK."""
+        try:
+            if self._client.connack() is None:
+                if ticks_diff(now, self._connect_by) >= 0:
+                    raise OSError("no CONNACK in time")
+                return
+            self._client.subscribe(self._down, qos=1)
+            self._client.publish(self._status, b"online", retain=True, qos=1)
+        except (OSError, MQTTException):
+            self.connecting = False
+            self._client.close()
+            self._retry_later(now)
+            return
+        self.connecting = False
         self.connected = True
         self.connects += 1
         self._backoff = BACKOFF_FIRST_MS

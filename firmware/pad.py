@@ -3,7 +3,8 @@
 io:   keys() -> mask of held keys (bit i = rating key i, bit PAUSE_BIT = pause key);
       show(screen, text, led) draws the display.
 link: send(raw frame); recv() -> list of raw frames; `polled` is True on RS-485, where the pad
-      speaks only in answer to a poll.
+      speaks only in answer to a poll. Its step(now), the link's own upkeep (MQTT: connect,
+      read the broker, ping), is the main loop's to call (app.run), before the pad's.
 
 One event is in flight at a time (stop-and-wait), so the agent sees each pad's sequence
 numbers in increasing order and can reject anything at or below the last one it committed.

@@ -13,6 +13,9 @@ class SerialLink:
         self._reader = frame.Reader()
         self.polled = polled
 
+    def step(self, now: int) -> None:
+        pass  # a serial line needs no upkeep
+
     def send(self, raw: bytes) -> None:
         self._stream.write(frame.wire(raw))
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.broker import broker  # noqa: F401 (the fixture, for test_pad_mqtt)
 from tests.firmware import upy_env
 
 

@@ -32,11 +32,14 @@ class PtyPad:
         self.slave_path = slave_path
         self.proc: subprocess.Popen[str] | None = None
 
+    def argv(self) -> list[str]:
+        return [upy_env.MICROPYTHON, "-X", f"heapsize={upy_env.HEAPSIZE}", "-m", "unix_board",
+                self.slave_path, str(self.root / "flash"), str(self.control)]
+
     def start(self) -> None:
         self.control.write_text("0")
         self.proc = subprocess.Popen(
-            [upy_env.MICROPYTHON, "-X", f"heapsize={upy_env.HEAPSIZE}", "-m", "unix_board",
-             self.slave_path, str(self.root / "flash"), str(self.control)],
+            self.argv(),
             cwd=self.mpy_dir, env=upy_env.env(self.root, MICROPYPATH=str(self.mpy_dir)),
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )

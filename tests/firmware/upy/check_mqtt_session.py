@@ -2,7 +2,7 @@
 import fakes
 import messages as m
 import runner
-from mqtt_session import BACKOFF_MAX_MS, MqttSession, topics
+from mqtt_session import BACKOFF_MAX_MS, CONNECT_TIMEOUT_MS, MqttSession, topics
 from pad import Pad
 
 UP, DOWN, STATUS = topics(fakes.CFG)
@@ -27,6 +27,7 @@ class Client:
         self.keepalive = 20
         self.broker = True
         self.answers_pings = True
+        self.answers_connect = True  # False: TCP up but no CONNACK, a hung broker
         self.rx_count = 0
         self.log = []
         self.published = []
@@ -47,6 +48,12 @@ class Client:
 
     def connect(self, clean_session=True):
         self._io(("connect", clean_session))
+
+    def connack(self):  # not logged: it is called every step until the broker answers
+        if not self.broker:
+            raise OSError(113)
+        if not self.answers_connect:
+            return None
         self.rx_count += 1
         return False
 
@@ -141,6 +148,24 @@ def test_pings_every_quarter_keepalive_and_drops_a_silent_broker():
             break
     assert not s.connected
     assert 39000 <= t <= 41000, t
+
+
+def test_a_hung_broker_is_waited_for_step_by_step_then_given_up():
+    c, w = Client(), Wifi()
+    c.answers_connect = False
+    s = MqttSession(c, w, fakes.CFG, 0, no_jitter)
+    t = 0
+    while t < CONNECT_TIMEOUT_MS:
+        s.step(t)
+        assert s.connecting and not s.connected
+        t += 100
+    s.step(t)
+    assert not s.connecting and c.log == [("connect", False), ("close",)]
+    c.answers_connect = True
+    s.step(t + 999)
+    assert c.log[-1] == ("close",)
+    s.step(t + 1000)  # the first back-off
+    assert s.connected and c.log[-2:] == [("subscribe", DOWN, 1), ("publish", STATUS)]
 
 
 def test_wifi_loss_drops_the_session():

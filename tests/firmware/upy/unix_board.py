@@ -85,4 +85,5 @@ def main() -> None:
     print("stopped")
 
 
-main()
+if __name__ == "__main__":  # run as `-m unix_board`; mqtt_board imports the board
+    main()
