@@ -24,6 +24,7 @@ from edge_agent.journal import (
     Journal,
     JournalError,
     open_for_reading,
+    read_meta,
     read_records,
     verify,
 )
@@ -205,6 +206,11 @@ def _inputs(args: argparse.Namespace, config: HallConfig
     parser = EventParser(config.scale)
     if args.journal is not None:
         db = open_for_reading(args.journal)
+        hall = read_meta(db, "hall")
+        if hall is not None and hall != config.hall_id:
+            db.close()
+            raise UsageError(f"{args.journal} is the journal of hall {hall!r}, but "
+                             f"{args.config} configures hall {config.hall_id!r}")
         try:
             for item, record in journal_events(read_records(db), parser):
                 yield item, record.outcome_dict()

@@ -150,9 +150,6 @@ class Journal:
     def set_meta(self, key: str, value: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
-    def get_meta(self, key: str) -> str | None:
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
 
     def records(self, after: int = 0) -> Iterator[Record]:
         return read_records(self._db, after)
@@ -193,6 +190,11 @@ def open_for_reading(path: str | Path) -> sqlite3.Connection:
         db.close()
         raise JournalError(f"{p}: not a journal of format {FORMAT!r}")
     return db
+
+
+def read_meta(db: sqlite3.Connection, key: str) -> str | None:
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else None
 
 
 def read_records(db: sqlite3.Connection, after: int = 0) -> Iterator[Record]:

@@ -151,9 +151,6 @@ class MonthTally:
                 if adder is not None:
                     adder(self, out)
 
-    def add(self, out: Output) -> None:
-        self.add_all([out])
-
     def _decision(self, d: Decision) -> None:
         if not d.accepted:
             return

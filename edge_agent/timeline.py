@@ -6,7 +6,6 @@ The same dictionary shape is what the journal stores for each input event.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -149,10 +148,3 @@ def event_to_dict(ev: Event, tz: ZoneInfo) -> dict[str, Any]:
         if value is not None and not (key == "source" and ev.type != "rating"):
             out[key] = value
     return out
-
-
-def read_timeline(lines: Iterable[str], parser: EventParser) -> Iterator[Event]:
-    """Events of a timeline, in order; blank lines count as lines but hold no event."""
-    for number, text in enumerate(lines, 1):
-        if text.strip():
-            yield parser.parse_line(text, number)

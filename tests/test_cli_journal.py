@@ -136,3 +136,12 @@ def test_record_names_the_line_where_time_goes_backwards(run: Runner) -> None:
     assert status == 2
     assert "bad.jsonl line 10: time goes backwards: 2026-03-02T09:00:00+08:00 is before " \
            "2026-03-02T09:31:20+08:00 (line 9)" in err
+
+
+def test_a_journal_is_replayed_only_with_its_own_halls_config(run: Runner) -> None:
+    _, _, journal = _recorded(run)
+    other = run.config('[hall]\nid = "another"\n')
+    status, _, err = run.cli("replay", "--journal", str(journal), "--config", str(other),
+                             "--month", "2026-03")
+    assert status == 2
+    assert "is the journal of hall 'test', but" in err and "configures hall 'another'" in err

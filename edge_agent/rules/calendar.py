@@ -102,11 +102,3 @@ class WorkCalendar:
                 return a + remaining
             remaining -= b - a
         return None
-
-    def working_time(self, start: int, end: int) -> int:
-        total = 0
-        for a, b in self.periods_from(start):
-            if a >= end:
-                break
-            total += min(b, end) - a
-        return total

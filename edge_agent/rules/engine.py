@@ -161,9 +161,6 @@ class RulesEngine:
         self._flush_incidents()
         return self._take()
 
-    def counter(self, counter_id: str) -> CounterState:
-        return self.counters.get(counter_id) or self._new_counter(counter_id)
-
     # --- time ----------------------------------------------------------------------------
 
     def _move_time(self, t: int) -> None:

@@ -23,7 +23,6 @@ EVENT_TYPES = (
     "fault_cleared",
 )
 FIVE_LEVELS = ("very_satisfied", "satisfied", "basic", "unsatisfied", "very_unsatisfied")
-BINARY_LEVELS = ("satisfied", "unsatisfied")
 # Points of each level in the month's base score (RULES.md §5).
 LEVEL_POINTS = {
     "binary": {"satisfied": 5, "unsatisfied": 0},
@@ -32,21 +31,6 @@ LEVEL_POINTS = {
 }
 SATISFIED_LEVELS = frozenset({"very_satisfied", "satisfied", "basic"})
 SOURCES = ("pad", "staff")
-# The reasons a rating press can get, in the order the checks run (RULES.md §3).
-REASONS = (
-    "closed",
-    "paused",
-    "double_press",
-    "self_rating",
-    "no_service",
-    "invite_expired",
-    "already_rated",
-    "too_soon",
-    "accepted",
-)
-SCREENS = ("closed", "welcome", "serving", "invite", "thanks", "paused")
-
-
 @dataclass(slots=True)
 class Event:
     t: int
