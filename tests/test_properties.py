@@ -181,3 +181,20 @@ def test_decision_lines_are_the_json_of_the_contract(line: int, counter: str, ac
 
     d = Decision(line, 0, counter, accepted, reason, ticket, None, "satisfied")
     assert decision_json(d) == json.dumps(decision_dict(d), ensure_ascii=False)
+
+
+@settings(max_examples=150, deadline=None)
+@given(steps)
+def test_an_events_own_incidents_leave_with_its_outputs(plan: list[Any]) -> None:
+    """Only a device_offline waiting on its grace (and what queues behind it) may lag."""
+    parser = EventParser(CONFIG.scale)
+    replayer = Replayer(CONFIG, "2026-03")
+    waiting = False
+    for number, text in enumerate(timeline(plan), 1):
+        ev = parser.parse_line(text, number)
+        outputs = replayer.feed(ev)
+        waiting = waiting or any(i.kind == "device_offline" for i in replayer.engine._held)
+        if not waiting:
+            assert not replayer.engine._held
+            lines = [o.line for o in outputs if isinstance(o, Incident)]
+            assert all(line <= number for line in lines)

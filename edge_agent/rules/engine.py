@@ -143,11 +143,11 @@ class RulesEngine:
             self.now = t
         counter = self.counters.get(ev.counter) or self._new_counter(ev.counter)
         self._handlers[ev.type](ev, counter)
+        if self._held:
+            self._flush_incidents()  # the event's own incidents leave with its outputs
         if self._displays:
             self._show(counter, t)
-        out = self._outputs
-        self._outputs = []
-        return out
+        return self._take()
 
     def advance(self, t: int) -> list[Output]:
         """Let time pass to ``t`` with no event: deadlines that fall due fire."""
