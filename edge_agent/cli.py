@@ -10,10 +10,11 @@ import argparse
 import contextlib
 import csv
 import io
+import json
 import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -36,7 +37,7 @@ from edge_agent.replay import (
     record_timeline,
     timeline_events,
 )
-from edge_agent.rules.model import Event
+from edge_agent.rules.model import Event, Output
 from edge_agent.timeline import EventParser, TimelineError
 
 BAD_INPUT = 2
@@ -113,40 +114,39 @@ def _input_options(p: argparse.ArgumentParser) -> None:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     config, month = _common(args)
-    replayer = Replayer(config, month)
-    comparison = JournalComparison()
     writer = ContractWriter(sys.stdout, config)
-    for item, recorded in _inputs(args, config):
-        outputs = replayer.feed(item)
-        writer.write(outputs)
-        if recorded is not None:
-            comparison.compare(recorded, outputs, item.line)
-    writer.write(replayer.finish())
+    replayer, comparison = _replay(args, config, month, writer.write)
     writer.close(replayer.tally.report())
-    return _report_comparison(args, comparison)
+    return _report_comparison(comparison)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     config, month = _common(args)
-    replayer = Replayer(config, month)
-    comparison = JournalComparison()
-    for item, recorded in _inputs(args, config):
-        outputs = replayer.feed(item)
-        if recorded is not None:
-            comparison.compare(recorded, outputs, item.line)
-    replayer.finish()
+    replayer, comparison = _replay(args, config, month, lambda outputs: None)
     report = replayer.tally.explained()
-    source = "journal record" if args.journal else "line"
     if args.format == "json":
-        import json
-
         json.dump(report, sys.stdout, ensure_ascii=False, indent=1)
         sys.stdout.write("\n")
     elif args.format == "csv":
         sys.stdout.write(report_csv(report))
     else:
+        source = "journal record" if args.journal else "line"
         sys.stdout.write(report_table(report, config, source))
-    return _report_comparison(args, comparison)
+    return _report_comparison(comparison)
+
+
+def _replay(args: argparse.Namespace, config: HallConfig, month: str,
+            write: Callable[[list[Output]], None]) -> tuple[Replayer, JournalComparison]:
+    """Feed every input to a fresh replayer, comparing with the journal where there is one."""
+    replayer = Replayer(config, month)
+    comparison = JournalComparison()
+    for item, recorded in _inputs(args, config):
+        outputs = replayer.feed(item)
+        write(outputs)
+        if recorded is not None:
+            comparison.compare(recorded, outputs, item.line)
+    write(replayer.finish())
+    return replayer, comparison
 
 
 def cmd_record(args: argparse.Namespace) -> int:
@@ -237,14 +237,13 @@ def _open_input(path: Path) -> Iterator[BinaryIO]:
         yield stream
 
 
-def _report_comparison(args: argparse.Namespace, comparison: JournalComparison) -> int:
-    if not comparison.mismatches:
+def _report_comparison(comparison: JournalComparison) -> int:
+    if not comparison.disagreements:
         return 0
-    for line in comparison.mismatches:
+    for line in comparison.shown:
         print(f"edge_agent: {line}", file=sys.stderr)
-    print(f"edge_agent: replay disagrees with {len(comparison.mismatches)} of "
-          f"{comparison.checked} recorded decisions (rules or configuration changed?)",
-          file=sys.stderr)
+    print(f"edge_agent: replay disagrees with the journal on {comparison.disagreements} of "
+          f"{comparison.checked} records (rules or configuration changed?)", file=sys.stderr)
     return NOT_HOLDING
 
 

@@ -49,9 +49,8 @@ class TimeOrder:
 class Replayer:
     """Feeds events to a fresh engine in order and adds the month's outputs to a tally."""
 
-    def __init__(self, config: HallConfig, month: str, *, displays: bool = False) -> None:
-        self.config = config
-        self.engine = RulesEngine(config, displays=displays)
+    def __init__(self, config: HallConfig, month: str) -> None:
+        self.engine = RulesEngine(config, displays=False)
         self.tally = MonthTally(config, month)
         self._order = TimeOrder(config)
 
@@ -82,7 +81,7 @@ class Replayer:
 
 def timeline_events(stream: BinaryIO, parser: EventParser,
                     progress: Any = None) -> Iterator[Event]:
-    """Events of a timeline file read as bytes (json.loads takes bytes; no decode pass)."""
+    """Events of a timeline file read as bytes; a line that is not UTF-8 is named."""
     for number, raw in enumerate(stream, 1):
         if progress is not None:
             progress.advance(len(raw))
@@ -182,21 +181,33 @@ class ContractWriter:
 
 @dataclass
 class JournalComparison:
-    """Where a replay of a journal disagrees with the decisions the journal recorded."""
+    """Where a replay of a journal disagrees with what the journal recorded for an input:
+    its decision, or the incidents it released (the deductions a window may dispute)."""
 
     checked: int = 0
-    mismatches: list[str] = field(default_factory=list)
+    disagreements: int = 0
+    shown: list[str] = field(default_factory=list)
 
     def compare(self, record_outcome: dict[str, Any], outputs: list[Output], seq: int) -> None:
-        recorded = record_outcome.get("decision")
-        derived = next((o for o in outputs if isinstance(o, Decision)), None)
-        if recorded is None and derived is None:
-            return
         self.checked += 1
-        now = None if derived is None else (derived.accepted, derived.reason)
+        recorded = record_outcome.get("decision")
         then = None if recorded is None else (recorded["accepted"], recorded["reason"])
-        if now != then and len(self.mismatches) < 1000:
-            self.mismatches.append(f"journal record {seq}: recorded {then}, replay gives {now}")
+        derived = next((o for o in outputs if isinstance(o, Decision)), None)
+        now = None if derived is None else (derived.accepted, derived.reason)
+        incidents_then = sorted((i["kind"], i["line"], i["exempt"])
+                                for i in record_outcome.get("incidents", ()))
+        incidents_now = sorted((i.kind, i.line, i.exempt) for i in outputs
+                               if isinstance(i, Incident))
+        differences = []
+        if now != then:
+            differences.append(f"decision recorded {then}, replay gives {now}")
+        if incidents_now != incidents_then:
+            differences.append(f"incidents recorded {incidents_then}, replay gives "
+                               f"{incidents_now}")
+        if differences:
+            self.disagreements += 1
+            if len(self.shown) < 1000:
+                self.shown.append(f"journal record {seq}: {'; '.join(differences)}")
 
 
 def record_timeline(events: Iterable[Event], config: HallConfig, journal: Journal,

@@ -75,8 +75,9 @@ def test_changed_rules_show_where_replay_disagrees_with_the_journal(run: Runner)
     status, out, err = run.cli("replay", "--journal", str(journal), "--config", str(stricter),
                                "--month", "2026-03")
     assert status == 1
-    assert "journal record 5: recorded (False, 'already_rated'), replay gives " \
-           "(False, 'double_press')" in err
+    assert "journal record 5: decision recorded (False, 'already_rated'), replay gives " \
+           "(False, 'double_press'); incidents recorded [('consecutive_rating', 5, False)], " \
+           "replay gives []" in err
     assert json.loads(out)["decisions"][1]["reason"] == "double_press"
 
 
@@ -145,3 +146,20 @@ def test_a_journal_is_replayed_only_with_its_own_halls_config(run: Runner) -> No
                              "--month", "2026-03")
     assert status == 2
     assert "is the journal of hall 'test', but" in err and "configures hall 'another'" in err
+
+
+def test_a_changed_deduction_shows_even_when_no_decision_changes(run: Runner) -> None:
+    """The disputed deduction itself is compared, not only the presses' decisions."""
+    timeline = write_timeline(run.tmp / "day.jsonl", [
+        login("09:00:00"), ev("09:10:00", "ticket_called", ticket="T1"),
+        ev("09:12:00", "service_done"), ev("09:12:07", "invite_cancel")])
+    journal = run.tmp / "j.sqlite"
+    assert run.cli("record", str(timeline), "--journal", str(journal), "--config",
+                   str(run.config()))[0] == 0
+    looser = run.config('[hall]\nid = "test"\n[rules]\nmin_invite_s = 5\n')
+    status, _, err = run.cli("report", "--journal", str(journal), "--config", str(looser),
+                             "--month", "2026-03")
+    assert status == 1
+    assert "journal record 4: incidents recorded [('refused_evaluation', 4, False)], " \
+           "replay gives []" in err
+    assert "disagrees with the journal on 1 of 4 records" in err
