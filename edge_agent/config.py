@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -40,6 +40,15 @@ SCALES = ("binary", "five")
 DEVICE_KINDS = ("pad", "sign", "keypad", "badge")
 DEVICE_LINKS = ("usb", "rs485", "mqtt", "evdev")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+
+if TYPE_CHECKING:
+    from edge_agent.service_config import ServiceConfig
+
+
+def _default_service() -> ServiceConfig:
+    from edge_agent.service_config import ServiceConfig
+
+    return ServiceConfig()
 
 
 class ConfigError(ValueError):
@@ -90,6 +99,13 @@ class HallConfig:
     counter_calendars: Mapping[str, CalendarConfig] = field(default_factory=dict)
     counters: Mapping[str, str] = field(default_factory=dict)  # id -> display name
     devices: Mapping[str, DeviceConfig] = field(default_factory=dict)
+    # The live service's sections ([agent], [mqtt], [hook], [staff], [center]).
+    service: ServiceConfig = field(default_factory=_default_service)
+    base_dir: Path = Path(".")  # the hall file's folder: relative paths in it start here
+
+    def path(self, value: str) -> Path:
+        """A path from the file, relative ones taken from the file's folder."""
+        return self.base_dir / value
 
     @property
     def tz(self) -> ZoneInfo:
@@ -108,7 +124,7 @@ def load_config(path: str | Path) -> HallConfig:
         raise ConfigError(f"{p}: cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{p}: not UTF-8 text") from None
-    return parse_config(text, source=str(p))
+    return replace(parse_config(text, source=str(p)), base_dir=p.resolve().parent)
 
 
 def parse_config(text: str, source: str = "<config>") -> HallConfig:
@@ -126,7 +142,10 @@ def parse_config(text: str, source: str = "<config>") -> HallConfig:
 
 
 def _build(raw: dict[str, Any]) -> HallConfig:
-    _only(raw, "", {"hall", "rules", "scale", "penalties", "calendar", "counters", "devices"})
+    from edge_agent.service_config import SERVICE_SECTIONS, build_service
+
+    _only(raw, "", {"hall", "rules", "scale", "penalties", "calendar", "counters", "devices"}
+          | SERVICE_SECTIONS)
     hall = _table(raw, "hall", required=True)
     _only(hall, "hall", {"id", "timezone"})
     if "id" not in hall:
@@ -162,6 +181,7 @@ def _build(raw: dict[str, Any]) -> HallConfig:
         counter_calendars=counter_calendars,
         counters=_counters(_table(raw, "counters")),
         devices=_devices(_table(raw, "devices")),
+        service=build_service(raw),
     )
 
 

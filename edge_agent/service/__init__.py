@@ -1,0 +1,1 @@
+"""The live agent: one core loop that owns the engine and the journal, fed by links."""

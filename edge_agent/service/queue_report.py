@@ -1,0 +1,65 @@
+"""The queue-system report (HTTP hook and MQTT topic share it): parsing, checking, hashing.
+
+A report is a JSON object::
+
+    {"counter": "A01", "type": "ticket_called", "ticket": "T001", "applicant_id": "310..."}
+    {"counter": "A01", "type": "service_done"}
+
+``applicant_id`` (the citizen's ID number) is optional and is turned into a salted hash here,
+at the edge of the agent: the number itself never reaches the journal, the log or the wire.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Collection
+from typing import Any
+
+from edge_agent.service.inputs import QueueReport
+
+TYPES = ("ticket_called", "service_done")
+MAX_BODY = 4096
+_ID_NUMBER = re.compile(r"^[0-9A-Za-z]{6,32}$")
+_TICKET = re.compile(r"^[^\x00-\x1f]{1,32}$")
+
+
+class ReportError(ValueError):
+    """A report refused; the message says why (it is what the hook answers)."""
+
+
+def id_hash(salt: str, id_number: str) -> str:
+    """The salted hash the agent keeps of an ID number (applicants and staff alike)."""
+    normal = id_number.strip().upper().encode()
+    return "h:" + hmac.new(salt.encode(), normal, hashlib.sha256).hexdigest()[:32]
+
+
+def parse_report(body: bytes, salt: str, counters: Collection[str], t_us: int) -> QueueReport:
+    if len(body) > MAX_BODY:
+        raise ReportError(f"body of {len(body)} bytes, at most {MAX_BODY}")
+    try:
+        obj: Any = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ReportError(f"not JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise ReportError("a report must be a JSON object")
+    unknown = set(obj) - {"counter", "type", "ticket", "applicant_id"}
+    if unknown:
+        raise ReportError(f"unknown field(s): {', '.join(sorted(unknown))}")
+    counter, kind = obj.get("counter"), obj.get("type")
+    if not isinstance(counter, str) or counter not in counters:
+        raise ReportError(f"unknown counter {counter!r}")
+    if kind not in TYPES:
+        raise ReportError(f"type must be one of {', '.join(TYPES)}, got {kind!r}")
+    ticket = obj.get("ticket")
+    if kind == "ticket_called" and (not isinstance(ticket, str) or not _TICKET.match(ticket)):
+        raise ReportError("a ticket_called report needs \"ticket\": 1-32 printable characters")
+    applicant = obj.get("applicant_id")
+    if applicant is not None and (not isinstance(applicant, str)
+                                  or not _ID_NUMBER.match(applicant.strip())):
+        raise ReportError("applicant_id must be 6-32 letters and digits (an ID number)")
+    return QueueReport(counter=counter, type=kind, t_us=t_us,
+                       ticket=ticket if kind == "ticket_called" else None,
+                       applicant=id_hash(salt, applicant) if applicant else None)
