@@ -84,11 +84,24 @@ class QueueReport:
 
 
 @dataclass(frozen=True, slots=True)
+class FaultRecord:
+    """A device fault recorded at the center (a hall manager's report by phone, say), pulled
+    down by the outbox: the core journals it as fault_report / fault_cleared."""
+
+    device: str
+    active: bool
+    t_us: int  # when the fault was reported
+    reason: str
+    ref: str  # the center's id of the record, so it is applied once
+
+
+@dataclass(frozen=True, slots=True)
 class Stop:
     """Shut down cleanly: finish the batch in hand, then leave the loop."""
 
 
-Item = SerialBytes | MqttFrame | LinkState | KeyAction | BadgeRead | QueueReport | Stop
+Item = (SerialBytes | MqttFrame | LinkState | KeyAction | BadgeRead | QueueReport | FaultRecord
+        | Stop)
 Inbox = queue.Queue[Item]
 
 
