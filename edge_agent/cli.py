@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import importlib
 import io
 import json
+import logging
 import os
 import re
 import sys
@@ -48,7 +50,19 @@ class UsageError(Exception):
     """Bad input found before any work started."""
 
 
+# Commands whose own module parses their arguments.
+DELEGATED = {
+    "status": ("edge_agent.service.status_cli", "status_main"),
+    "broker-files": ("edge_agent.service.broker_files", "broker_files_main"),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in DELEGATED:
+        module, name = DELEGATED[argv[0]]
+        command: Callable[[list[str]], int] = getattr(importlib.import_module(module), name)
+        return command(argv[1:])
     args = _parser().parse_args(argv)
     try:
         result: int = args.run(args)
@@ -99,6 +113,22 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check-config", help="validate a hall configuration file")
     c.add_argument("config", type=Path)
     c.set_defaults(run=cmd_check_config)
+
+    run = sub.add_parser("run", help="run the live agent: links, rules, journal, displays")
+    run.add_argument("--config", type=Path, required=True)
+    run.add_argument("--clock", help="REAL_START_US:SIM_START_US:SPEED (the hall simulator's "
+                                     "scaled clock); default: wall time")
+    run.add_argument("--log-level", default="INFO",
+                     choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    run.set_defaults(run=cmd_run)
+
+    h = sub.add_parser("hash-id", help="the salted hash of an ID number read from stdin "
+                                       "(for [staff.ID] id_hash)")
+    h.add_argument("--config", type=Path, required=True)
+    h.set_defaults(run=cmd_hash_id)
+    sub.add_parser("status", help="the live agent's counters (--help for options)")
+    sub.add_parser("broker-files", help="write mosquitto's passwd, acl and conf for the hall "
+                                        "(--help for options)")
     return p
 
 
@@ -147,6 +177,33 @@ def _replay(args: argparse.Namespace, config: HallConfig, month: str,
             comparison.compare(recorded, outputs, item.line)
     write(replayer.finish())
     return replayer, comparison
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from edge_agent.service.clock import WALL, Clock
+    from edge_agent.service.run import ServiceError, serve
+
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = load_config(args.config)
+    try:
+        clock = Clock.parse(args.clock) if args.clock else WALL
+        return serve(config, clock)
+    except (ServiceError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_hash_id(args: argparse.Namespace) -> int:
+    from edge_agent.service.queue_report import id_hash
+
+    config = load_config(args.config)
+    if not config.service.hook.salt:
+        raise UsageError(f"{args.config}: [hook] salt is not set")
+    number = sys.stdin.readline().strip()
+    if not number:
+        raise UsageError("give the ID number on stdin (not as an argument: ps would show it)")
+    print(id_hash(config.service.hook.salt, number))
+    return 0
 
 
 def cmd_record(args: argparse.Namespace) -> int:

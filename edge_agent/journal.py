@@ -151,6 +151,9 @@ class Journal:
         self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
 
+    def get_meta(self, key: str) -> str | None:
+        return read_meta(self._db, key)
+
     def records(self, after: int = 0) -> Iterator[Record]:
         return read_records(self._db, after)
 

@@ -5,6 +5,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Protocol
+
+
+class TimeSource(Protocol):
+    """What the core needs of a clock."""
+
+    @property
+    def speed(self) -> float: ...
+
+    def now_us(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -40,3 +50,19 @@ class Clock:
 
 
 WALL = Clock()
+
+
+class ManualClock:
+    """A clock that moves only when told: tests, and runs that step time themselves."""
+
+    speed = 1.0
+
+    def __init__(self, start_us: int) -> None:
+        self.t = start_us
+
+    def now_us(self) -> int:
+        return self.t
+
+    def advance(self, seconds: float) -> int:
+        self.t += round(seconds * 1_000_000)
+        return self.t

@@ -1,0 +1,454 @@
+"""The core loop: the one owner of the rules engine, the journal and the replay guard.
+
+Links put items on the inbox (inputs.py). The loop takes what has arrived (up to a batch),
+turns each item into rules events, lets the engine decide, commits every event with its
+outcome to the journal in one transaction, and only then acknowledges pads, answers the
+queue hook and sends display commands. Time passes every tick with no input: what falls due
+(an invitation expiring, a long pause, a device silent too long) is journaled as a "tick"
+record, which replay honours. At start the journal is replayed through a fresh engine, so a
+restarted agent is in exactly the state it left, and the replay guard's marks come back
+from the (device, boot, seq) each pad event was journaled with.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from edge_agent.config import HallConfig
+from edge_agent.journal import Entry, Journal, Record
+from edge_agent.replay import journal_events, outcome_dict
+from edge_agent.rules.engine import RulesEngine
+from edge_agent.rules.model import Display, Event, Output
+from edge_agent.service.clock import WALL, TimeSource
+from edge_agent.service.devices import DeviceTable, link_name
+from edge_agent.service.inputs import (
+    BadgeRead,
+    FaultRecord,
+    Inbox,
+    Item,
+    KeyAction,
+    Link,
+    LinkState,
+    MqttFrame,
+    QueueReport,
+    SerialBytes,
+    Stop,
+)
+from edge_agent.service.status import snapshot
+from edge_agent.service.today import Today
+from edge_agent.timeline import EventParser, event_to_dict, format_time
+from edge_agent.wire import (
+    Encoder,
+    Fault,
+    Message,
+    PauseKey,
+    Press,
+    Rejection,
+    Result,
+    Screen,
+    SelfTest,
+    SeqGuard,
+)
+
+log = logging.getLogger("edge_agent.core")
+US = 1_000_000
+MAX_BATCH = 256
+INBOX_SIZE = 10_000
+SCREENS = {"closed": Screen.CLOSED, "welcome": Screen.WELCOME, "serving": Screen.WELCOME,
+           "invite": Screen.INVITE, "thanks": Screen.THANKS, "paused": Screen.PAUSED}
+
+
+@dataclass(slots=True)
+class Batch:
+    """What one turn of the loop commits, and what may leave only after the commit."""
+
+    entries: list[Entry] = field(default_factory=list)
+    sends: list[tuple[str, bytes]] = field(default_factory=list)  # (device, raw frame)
+    answers: list[tuple[Callable[[bool, str], None], bool, str]] = field(default_factory=list)
+    woke: list[str] = field(default_factory=list)  # devices back: show them their screen
+
+
+class Core:
+    def __init__(self, config: HallConfig, journal: Journal, *, boot: int,
+                 clock: TimeSource = WALL, links: dict[str, Link] | None = None) -> None:
+        self.config = config
+        self.journal = journal
+        self.clock = clock
+        self.boot = boot
+        self.links: dict[str, Link] = dict(links or {})
+        self.inbox: Inbox = queue.Queue(INBOX_SIZE)
+        self.engine = RulesEngine(config)
+        self.guard = SeqGuard()
+        self.devices = DeviceTable(config, self.guard)
+        self.encoder = Encoder(boot)
+        self.today = Today(config.tz)
+        self.refusals: Counter[str] = Counter()
+        self.started_us = clock.now_us()
+        self.outbox: Any = None  # edge_agent.outbox.Outbox when the hall has a center
+        self.status: dict[str, Any] = {}
+        self._parser = EventParser(config.scale)
+        self._tz = config.tz
+        self._tick_us = config.service.agent.tick_ms * 1000
+        self._timeout_us = round(config.service.agent.device_timeout_s * US)
+        self._next_tick = 0
+        self._logged: set[tuple[str, str]] = set()
+        self._staff_cards = config.service.staff_by_card()
+        self.restore()
+
+    # --- start: the journal back into the engine -----------------------------------------
+
+    def restore(self) -> None:
+        """Replay the journal through the engine: same state, same guard marks."""
+        for item, record in journal_events(self.journal.records(), self._parser):
+            if isinstance(item, Event):
+                self.engine.handle(item)
+                self._restore_record(record)
+            else:
+                self.engine.advance(item.t)
+            self.today.add(record.t_us, record.event_dict(), record.outcome_dict())
+        for h in self.devices.health.values():
+            h.last_seen = self.started_us  # heard of "now": silent from here on is down
+
+    def _restore_record(self, record: Record) -> None:
+        ev = record.event_dict()
+        wire = ev.get("wire")
+        if wire is not None:
+            self.guard.check(wire["device"], wire["boot"], wire["seq"])
+        health = self.devices.health.get(ev.get("device") or "")
+        if health is None:
+            return
+        kind = ev["type"]
+        if kind in ("device_down", "device_up"):
+            health.online = kind == "device_up"
+        elif kind in ("fault_report", "fault_cleared"):
+            health.fault = kind == "fault_report"
+            health.selftest_failed = health.fault and str(ev.get("reason", "")).startswith(
+                "selftest")
+
+    # --- the loop ------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Until a Stop item: take what arrived, decide, commit, then answer."""
+        self.send_all_screens()
+        self.publish_status()
+        while True:
+            items = self._take_items()
+            stop = any(isinstance(i, Stop) for i in items)
+            self.step([i for i in items if not isinstance(i, Stop)])
+            if stop:
+                return
+
+    def _take_items(self) -> list[Item]:
+        wait = max(0.0, (self._next_tick - self.clock.now_us()) / US / self.clock.speed)
+        try:
+            items = [self.inbox.get(timeout=wait)]
+        except queue.Empty:
+            return []
+        while len(items) < MAX_BATCH:
+            try:
+                items.append(self.inbox.get_nowait())
+            except queue.Empty:
+                break
+        return items
+
+    def step(self, items: list[Item]) -> None:
+        """One turn: items in, one commit, then acks, answers and display commands out."""
+        now = self.clock.now_us()
+        batch = Batch()
+        for item in items:
+            self._take(item, now, batch)
+        if now >= self._next_tick:
+            self._tick(now, batch)
+        if batch.entries:
+            self.journal.append_many(batch.entries)  # durable from here
+            for entry in batch.entries:
+                self.today.add(entry.t_us, entry.event, entry.outcome)
+            if self.outbox is not None:
+                self.outbox.wake()
+        for device in batch.woke:
+            self._send_screen(device, batch)
+        for device, frame in batch.sends:
+            self._send(device, frame)
+        for done, ok, why in batch.answers:
+            done(ok, why)
+        if now >= self._next_tick:
+            self._next_tick = now + self._tick_us
+            self.publish_status()
+
+    def _tick(self, now: int, batch: Batch) -> None:
+        for device in self.devices.silent(now, self._timeout_us):
+            self._device_state(device, False, now, "silent", batch)
+        outputs = self.engine.advance(max(now, self.engine.now or now))
+        if outputs:
+            t = self.engine.now or now
+            self._commit(Entry(t, "tick", {"t": format_time(t, self._tz)},
+                               outcome_dict(outputs, self.config)), outputs, batch)
+
+    # --- items into events -----------------------------------------------------------------
+
+    def _take(self, item: Item, now: int, batch: Batch) -> None:
+        if isinstance(item, SerialBytes):
+            decoder = self.devices.serial_decoder(item.port)
+            if decoder is None:
+                self._refuse("unknown_port", item.port)
+                return
+            for result in decoder.feed(item.data):
+                self._frame(result, item.t_us, f"serial:{item.port}", batch)
+        elif isinstance(item, MqttFrame):
+            mqtt_decoder = self.devices.mqtt_decoder(item.device)
+            if mqtt_decoder is None:
+                self._refuse("unknown_device", f"mqtt:{item.device}")
+                return
+            self._frame(mqtt_decoder.decode(item.payload), item.t_us, f"mqtt:{item.device}",
+                        batch)
+        elif isinstance(item, LinkState):
+            for device in item.devices:
+                self._link_state(device, item, batch)
+        elif isinstance(item, KeyAction):
+            self._key(item, batch)
+        elif isinstance(item, BadgeRead):
+            self._badge(item, batch)
+        elif isinstance(item, QueueReport):
+            self._queue(item, batch)
+        elif isinstance(item, FaultRecord):
+            self._center_fault(item, batch)
+
+    def _frame(self, result: Result, t_us: int, source: str, batch: Batch) -> None:
+        if isinstance(result, Rejection):
+            # The decoder counted it already.
+            self._refuse(result.reason.value, result.device or source, count=False)
+            return
+        health = self.devices.health[result.device]
+        health.last_seen = t_us
+        if health.online is False:
+            self._device_state(result.device, True, t_us, "heard again", batch)
+        elif health.online is None:
+            health.online = True
+        if not result.kind.is_event:
+            return
+        if not result.duplicate:
+            self._pad_event(result, t_us, batch)
+        # A retransmission whose ack was lost is acked again (its original is journaled, or
+        # is in this batch and will be before the ack leaves), never counted again.
+        key = self.devices.key(result.device)
+        if key is not None:
+            batch.sends.append((result.device, self.encoder.ack(
+                key, result.address, result.boot, result.seq)))
+
+    def _pad_event(self, m: Message, t_us: int, batch: Batch) -> None:
+        device = self.devices.by_id[m.device]
+        body = m.body
+        age = getattr(body, "age_ms", 0) * 1000
+        t = t_us - age
+        wire = {"device": m.device, "boot": m.boot, "seq": m.seq}
+        ev: Event | None = None
+        if isinstance(body, Press):
+            ev = Event(t, "rating", device.counter, level=self._level(body.level),
+                       source="pad", device=m.device)
+        elif isinstance(body, PauseKey):
+            ev = self._pause_toggle(device.counter, t)
+        elif isinstance(body, SelfTest):
+            ev = self._selftest(m.device, device.counter, body, t)
+        elif isinstance(body, Fault):
+            kind = "fault_report" if body.active else "fault_cleared"
+            ev = Event(t, kind, device.counter, device=m.device,
+                       reason=f"pad fault: {body.code} ({body.detail})")
+        if ev is not None:  # a passing self-test is only acked: nothing to count
+            self._event(ev, batch, wire=wire)
+
+    def _level(self, level: str) -> str:
+        if self.config.scale == "five":
+            return level
+        # A 2-key pad sends satisfied / unsatisfied; a 5-key pad on a binary hall folds.
+        return "satisfied" if level in ("very_satisfied", "satisfied", "basic") \
+            else "unsatisfied"
+
+    def _selftest(self, device: str, counter: str, body: SelfTest, t: int) -> Event | None:
+        health = self.devices.health[device]
+        if body.failed:
+            health.selftest_failed = True
+            return Event(t, "fault_report", counter, device=device,
+                         reason="selftest failed: " + ", ".join(body.failed))
+        if health.selftest_failed:
+            health.selftest_failed = False
+            return Event(t, "fault_cleared", counter, device=device, reason="selftest passed")
+        return None
+
+    def _pause_toggle(self, counter: str, t: int) -> Event:
+        state = self.engine.counters.get(counter)
+        paused = state is not None and state.state == "paused"
+        return Event(t, "resume" if paused else "pause", counter, source="staff")
+
+    def _link_state(self, device: str, item: LinkState, batch: Batch) -> None:
+        if device not in self.devices.by_id:
+            self._refuse("unknown_device", device)
+            return
+        if not item.online:
+            self._device_state(device, False, item.t_us, item.why, batch)
+        elif self.devices.by_id[device].link == "evdev":
+            self._device_state(device, True, item.t_us, item.why, batch)
+
+    def _device_state(self, device: str, online: bool, t_us: int, why: str,
+                      batch: Batch) -> None:
+        health = self.devices.health[device]
+        if health.online is online:
+            return
+        health.online = online
+        counter = self.devices.by_id[device].counter
+        self._event(Event(t_us, "device_up" if online else "device_down", counter,
+                          device=device, reason=why), batch)
+        if online:
+            batch.woke.append(device)
+
+    def _key(self, item: KeyAction, batch: Batch) -> None:
+        device = self.devices.by_id.get(item.device)
+        if device is None:
+            self._refuse("unknown_device", item.device)
+            return
+        c, t = device.counter, item.t_us
+        seq = self.journal.head_seq + len(batch.entries) + 1
+        events: dict[str, Callable[[], Event | None]] = {
+            "rate": lambda: Event(t, "rating", c, level=self._level(item.level or ""),
+                                  source="pad" if device.kind == "pad" else "staff",
+                                  device=device.id),
+            "call_next": lambda: Event(t, "ticket_called", c, ticket=f"{c}-K{seq}"),
+            "invite": lambda: Event(t, "service_done", c),
+            "pause_toggle": lambda: self._pause_toggle(c, t),
+            "cancel_invite": lambda: Event(t, "invite_cancel", c),
+            "fault": lambda: self._pad_fault(c, t, "fault_report", "staff keypad report"),
+            "fault_cleared": lambda: self._pad_fault(c, t, "fault_cleared", "staff keypad"),
+        }
+        make = events.get(item.action)
+        ev = make() if make is not None else None
+        if ev is None or (item.action == "rate" and item.level is None):
+            self._refuse("bad_key_action", f"{item.device}:{item.action}")
+            return
+        self._event(ev, batch)
+
+    def _pad_fault(self, counter: str, t: int, kind: str, why: str) -> Event | None:
+        pads = self.devices.at_counter(counter, "pad")
+        if not pads:
+            return None
+        self.devices.health[pads[0].id].fault = kind == "fault_report"
+        return Event(t, kind, counter, device=pads[0].id, reason=why)
+
+    def _badge(self, item: BadgeRead, batch: Batch) -> None:
+        device = self.devices.by_id.get(item.device)
+        staff = self._staff_cards.get(item.card)
+        if device is None or staff is None:
+            self._refuse("unknown_card" if device else "unknown_device", item.device)
+            return
+        state = self.engine.counters.get(device.counter)
+        if state is not None and state.staff == staff.id:
+            ev = Event(item.t_us, "staff_logout", device.counter, staff=staff.id)
+        else:
+            ev = Event(item.t_us, "staff_login", device.counter, staff=staff.id,
+                       id_hash=staff.id_hash)
+        self._event(ev, batch)
+
+    def _queue(self, item: QueueReport, batch: Batch) -> None:
+        if item.counter not in self.config.counters and not self.devices.at_counter(
+                item.counter, "pad", "sign", "keypad", "badge"):
+            self._refuse("unknown_counter", item.counter)
+            if item.done is not None:
+                batch.answers.append((item.done, False, f"unknown counter {item.counter!r}"))
+            return
+        self._event(Event(item.t_us, item.type, item.counter, ticket=item.ticket,
+                          applicant=item.applicant), batch)
+        if item.done is not None:
+            batch.answers.append((item.done, True, ""))
+
+    def _center_fault(self, item: FaultRecord, batch: Batch) -> None:
+        device = self.devices.by_id.get(item.device)
+        if device is None:
+            self._refuse("unknown_device", f"center:{item.device}")
+            return
+        kind = "fault_report" if item.active else "fault_cleared"
+        self.devices.health[device.id].fault = item.active
+        self._event(Event(item.t_us, kind, device.counter, device=device.id,
+                          reason=f"center:{item.ref}: {item.reason}"[:200]), batch)
+
+    # --- deciding and committing -----------------------------------------------------------
+
+    def _time(self, t: int) -> int:
+        """Inputs reach the engine in time order: a late arrival takes the latest time."""
+        last = self.engine.now
+        return t if last is None or t >= last else last
+
+    def _event(self, ev: Event, batch: Batch, *, wire: dict[str, Any] | None = None) -> None:
+        ev.t = self._time(ev.t)
+        ev.line = self.journal.head_seq + len(batch.entries) + 1
+        outputs = self.engine.handle(ev)
+        data = event_to_dict(ev, self._tz)
+        if wire is not None:
+            data["wire"] = wire
+        self._commit(Entry(ev.t, "event", data, outcome_dict(outputs, self.config)),
+                     outputs, batch)
+
+    def _commit(self, entry: Entry, outputs: list[Output], batch: Batch) -> None:
+        batch.entries.append(entry)
+        for o in outputs:
+            if isinstance(o, Display):
+                for device in self.devices.at_counter(o.counter, "pad", "sign"):
+                    self._queue_screen(device.id, o.screen, o.staff, batch)
+
+    # --- output to devices -------------------------------------------------------------------
+
+    def send_all_screens(self) -> None:
+        batch = Batch()
+        for device in self.devices.by_id:
+            self._send_screen(device, batch)
+        for device, frame in batch.sends:
+            self._send(device, frame)
+
+    def _send_screen(self, device: str, batch: Batch) -> None:
+        d = self.devices.by_id[device]
+        if d.kind not in ("pad", "sign"):
+            return
+        state = self.engine.counters.get(d.counter)
+        self._queue_screen(device, state.screen if state else "closed",
+                           state.staff if state else None, batch)
+
+    def _queue_screen(self, device: str, screen: str, staff: str | None, batch: Batch) -> None:
+        key = self.devices.key(device)
+        d = self.devices.by_id[device]
+        if key is None or link_name(d) is None:
+            return
+        text = ""
+        if staff is not None and screen in ("invite", "serving", "welcome"):
+            member = self.config.service.staff.get(staff)
+            text = member.name if member else staff
+        frame = self.encoder.display(key, d.address or 1, SCREENS[screen], text)
+        batch.sends.append((device, frame))
+
+    def _send(self, device: str, frame: bytes) -> None:
+        name = link_name(self.devices.by_id[device])
+        link = self.links.get(name or "")
+        if link is None or not link.send(device, frame):
+            self.refusals["no_link_for_send"] += 1
+
+    # --- refusals and status ---------------------------------------------------------------
+
+    def _refuse(self, reason: str, source: str, *, count: bool = True) -> None:
+        """Count a refused input; log the first of each kind from each source."""
+        if count:
+            self.refusals[reason] += 1
+        if (reason, source) not in self._logged and len(self._logged) < 10_000:
+            self._logged.add((reason, source))
+            log.warning("refused %s from %s (counted; further ones from it are only counted)",
+                        reason, source)
+
+    def publish_status(self) -> None:
+        self.status = snapshot(self)
+
+    def rejections(self) -> dict[str, int]:
+        out: Counter[str] = Counter(self.refusals)
+        for decoder in self.devices.decoders().values():
+            out.update(decoder.rejections)
+        return dict(out)
+

@@ -1,0 +1,138 @@
+"""`python -m edge_agent run`: assemble the core, the links and the local servers, and run
+until SIGTERM or SIGINT.
+
+The core loop runs in its own thread; the main thread only waits for a signal and then puts
+a Stop on the inbox (a signal handler must not take the queue's lock), so a shutdown
+finishes the batch in hand, closes the journal and stops every link.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from typing import Any
+
+from edge_agent.config import HallConfig
+from edge_agent.journal import Journal, JournalError
+from edge_agent.service.clock import WALL, Clock
+from edge_agent.service.core import Core
+from edge_agent.service.inputs import Stop
+
+log = logging.getLogger("edge_agent.run")
+
+
+class ServiceError(Exception):
+    """The service cannot start; the message says why."""
+
+
+def open_journal(config: HallConfig) -> tuple[Journal, int]:
+    """The hall's journal, checked to be this hall's, and the agent's new boot number."""
+    path = config.path(config.service.agent.journal)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    journal = Journal(path)
+    hall = journal.get_meta("hall")
+    if hall is not None and hall != config.hall_id:
+        journal.close()
+        raise ServiceError(f"{path} is the journal of hall {hall!r}, but the configuration "
+                           f"is for hall {config.hall_id!r}")
+    if hall is None:
+        journal.set_meta("hall", config.hall_id)
+    boot = int(journal.get_meta("agent_boot") or 0) % 65535 + 1
+    journal.set_meta("agent_boot", str(boot))
+    return journal, boot
+
+
+def build_links(config: HallConfig, core: Core) -> list[Any]:
+    """Every link and local server the configuration asks for."""
+    now_us = core.clock.now_us
+    parts: list[Any] = []
+    links = {d.link for d in config.devices.values()}
+    if links & {"usb", "rs485"}:
+        from edge_agent.service.serial_link import serial_links
+        parts += serial_links(config, now_us, core.boot)
+    if "mqtt" in links or config.service.hook.token:
+        from edge_agent.service.mqtt_link import MqttLink
+        parts.append(MqttLink(config, now_us))
+    if "evdev" in links:
+        from edge_agent.service.evdev_link import evdev_links
+        parts += evdev_links(config, now_us)
+    hook = config.service.hook
+    if hook.token and hook.listen:
+        from edge_agent.service.hook import QueueHook
+        parts.append(QueueHook(hook.listen, hook.token, hook.salt, set(config.counters),
+                               core.inbox, now_us))
+    if config.service.agent.status_listen:
+        from edge_agent.service.status_http import StatusServer
+        parts.append(StatusServer(config.service.agent.status_listen, lambda: core.status))
+    return parts
+
+
+def attach_outbox(config: HallConfig, core: Core) -> Any:
+    if not config.service.center.url:
+        return None
+    from edge_agent.outbox import Outbox
+    outbox = Outbox(core.journal.path, config.hall_id, f"{config.hall_id}-agent",
+                    config.service.center, inbox=core.inbox)
+    core.outbox = outbox
+    return outbox
+
+
+def serve(config: HallConfig, clock: Clock = WALL) -> int:
+    journal, boot = open_journal(config)
+    try:
+        core = Core(config, journal, boot=boot, clock=clock)
+    except JournalError:
+        journal.close()
+        raise
+    parts = build_links(config, core)
+    for part in parts:
+        if hasattr(part, "send"):
+            core.links[part.name] = part
+    outbox = attach_outbox(config, core)
+    started: list[Any] = []
+    try:
+        for part in parts:
+            _start(part, core)
+            started.append(part)
+        if outbox is not None:
+            outbox.start()
+            started.append(outbox)
+        log.info("agent up: hall %s, boot %d, journal %s at seq %d", config.hall_id, boot,
+                 journal.path, journal.head_seq)
+        _run_until_signal(core)
+    finally:
+        for part in reversed(started):
+            part.stop()
+        journal.close()
+    log.info("agent stopped cleanly at journal seq %d", journal.head_seq)
+    return 0
+
+
+def _start(part: Any, core: Core) -> None:
+    if hasattr(part, "send"):  # a link: it feeds the inbox
+        part.start(core.inbox)
+    else:
+        part.start()
+
+
+def _run_until_signal(core: Core) -> None:
+    stopping: list[int] = []  # a handler only appends: it must not take any lock
+
+    def on_signal(signum: int, frame: object) -> None:
+        stopping.append(signum)
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    worker = threading.Thread(target=core.run, name="core", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive() and not stopping:
+            time.sleep(0.1)
+        if worker.is_alive():
+            core.inbox.put(Stop())
+            worker.join()
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
