@@ -189,7 +189,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         clock = Clock.parse(args.clock) if args.clock else WALL
         return serve(config, clock)
-    except (ServiceError, ValueError) as exc:
+    except (ServiceError, ValueError, OSError) as exc:  # e.g. the status port is taken
         raise UsageError(str(exc)) from None
 
 

@@ -137,7 +137,7 @@ def _staff(raw: dict[str, Any]) -> dict[str, StaffConfig]:
     out: dict[str, StaffConfig] = {}
     cards: dict[str, str] = {}
     for sid, where, t in _id_tables(raw, "staff", {"name", "card", "id_hash"}):
-        card = _get(t, where, "card", str, "") or None
+        card = _get(t, where, "card", str, "").upper() or None  # readers differ in case
         if card is not None:
             if card in cards:
                 raise ConfigError(f"[{where}] card: {card!r} is already staff {cards[card]}'s")

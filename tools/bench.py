@@ -4,6 +4,7 @@
     tools/bench replay          # a generated month of a 100-counter hall through `replay`
     tools/bench journal         # durable appends next to a raw SQLite synchronous=FULL loop
     tools/bench firmware        # pad heap, press-to-wire time, RS-485 poll cycle (MicroPython)
+    tools/bench live            # the running agent over MQTT next to raw broker/fsync figures
 
 Files go to var/bench/ on the project's own disk (a tmpfs /tmp would make fsync free).
 """
@@ -148,10 +149,11 @@ def _fresh(fn: Callable[[list[Entry], int, Path], float], entries: list[Entry],
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="tools/bench", description=__doc__.split("\n")[0])
-    p.add_argument("what", nargs="*", choices=("replay", "journal", "firmware", []), default=[])
+    p.add_argument("what", nargs="*", choices=("replay", "journal", "firmware", "live", []),
+                   default=[])
     p.add_argument("--counters", type=int, default=100)
     args = p.parse_args(argv)
-    what = args.what or ["replay", "journal", "firmware"]
+    what = args.what or ["replay", "journal", "firmware", "live"]
     WORK.mkdir(parents=True, exist_ok=True)
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}, "
           f"sqlite {sqlite3.sqlite_version}")
@@ -163,6 +165,10 @@ def main(argv: list[str] | None = None) -> int:
         from tools import bench_firmware
 
         bench_firmware.main()
+    if "live" in what:
+        from tools import bench_live
+
+        bench_live.main()
     return 0
 
 

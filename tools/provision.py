@@ -23,8 +23,6 @@ import argparse
 import contextlib
 import copy
 import datetime
-import hashlib
-import hmac
 import json
 import os
 import re
@@ -39,6 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
+from edge_agent.wire.keys import mqtt_password as mqtt_password  # re-exported: tests use it
+
 REPO = Path(__file__).resolve().parent.parent
 ID_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 KINDS = ("pad", "sign", "keypad", "badge")
@@ -50,7 +50,6 @@ SERIAL_LINKS = ("usb", "rs485")
 KEY_BYTES = 32
 # Point-to-point links still carry an address field in every frame; 1 is the default.
 P2P_ADDRESS = 1
-MQTT_LABEL = b"window-eval/mqtt-password/v1"
 FIRMWARE_SKIP = {"tests", "test", "__pycache__"}
 MPREMOTE_ENV = "WE_MPREMOTE"
 WIFI_PASSWORD_ENV = "WE_WIFI_PASSWORD"
@@ -424,12 +423,6 @@ def _copy_owner(fd: int, like: Path) -> None:
         # Not root: the file gets our owner, as any edit by this user would.
         with contextlib.suppress(PermissionError):
             os.fchown(fd, stat.st_uid, stat.st_gid)
-
-
-def mqtt_password(key_hex: str) -> str:
-    """The device's MQTT password: HMAC-SHA256(device key, label), first 32 hex digits."""
-    digest = hmac.new(bytes.fromhex(key_hex), MQTT_LABEL, hashlib.sha256).hexdigest()
-    return digest[:32]
 
 
 def board_config(device: Device, hall: str, board: str, net: Network | None) -> dict[str, Any]:

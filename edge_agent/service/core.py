@@ -81,6 +81,7 @@ class Core:
         self.clock = clock
         self.boot = boot
         self.links: dict[str, Link] = dict(links or {})
+        self.servers: dict[str, Any] = {}  # local servers (the queue hook): their health
         self.inbox: Inbox = queue.Queue(INBOX_SIZE)
         self.engine = RulesEngine(config)
         self.guard = SeqGuard()
@@ -288,10 +289,14 @@ class Core:
         if device not in self.devices.by_id:
             self._refuse("unknown_device", device)
             return
+        health = self.devices.health[device]
         if not item.online:
             self._device_state(device, False, item.t_us, item.why, batch)
         elif self.devices.by_id[device].link == "evdev":
-            self._device_state(device, True, item.t_us, item.why, batch)
+            if health.online is None:  # opened at start, and the journal has it up
+                health.online = True
+            else:
+                self._device_state(device, True, item.t_us, item.why, batch)
 
     def _device_state(self, device: str, online: bool, t_us: int, why: str,
                       batch: Batch) -> None:
@@ -339,7 +344,7 @@ class Core:
 
     def _badge(self, item: BadgeRead, batch: Batch) -> None:
         device = self.devices.by_id.get(item.device)
-        staff = self._staff_cards.get(item.card)
+        staff = self._staff_cards.get(item.card.upper())
         if device is None or staff is None:
             self._refuse("unknown_card" if device else "unknown_device", item.device)
             return
@@ -357,6 +362,13 @@ class Core:
             self._refuse("unknown_counter", item.counter)
             if item.done is not None:
                 batch.answers.append((item.done, False, f"unknown counter {item.counter!r}"))
+            return
+        state = self.engine.counters.get(item.counter)
+        if item.type == "ticket_called" and state is not None and state.ticket is not None \
+                and state.ticket.id == item.ticket:
+            # The queue system retried a call it had no answer for: it is journaled already.
+            if item.done is not None:
+                batch.answers.append((item.done, True, ""))
             return
         self._event(Event(item.t_us, item.type, item.counter, ticket=item.ticket,
                           applicant=item.applicant), batch)

@@ -61,7 +61,8 @@ def build_links(config: HallConfig, core: Core) -> list[Any]:
     hook = config.service.hook
     if hook.token and hook.listen:
         from edge_agent.service.hook import QueueHook
-        parts.append(QueueHook(hook.listen, hook.token, hook.salt, set(config.counters),
+        from edge_agent.service.mqtt_link import known_counters
+        parts.append(QueueHook(hook.listen, hook.token, hook.salt, known_counters(config),
                                core.inbox, now_us))
     if config.service.agent.status_listen:
         from edge_agent.service.status_http import StatusServer
@@ -80,6 +81,18 @@ def attach_outbox(config: HallConfig, core: Core) -> Any:
 
 
 def serve(config: HallConfig, clock: Clock = WALL) -> int:
+    stopping: list[int] = []  # a handler only appends: it must not take any lock
+    old = {s: signal.signal(s, lambda signum, frame: stopping.append(signum))
+           for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return _serve(config, clock, stopping)
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
+def _serve(config: HallConfig, clock: Clock, stopping: list[int]) -> int:
+    """Signals are caught from the start: a stop during the journal's restore is clean too."""
     journal, boot = open_journal(config)
     try:
         core = Core(config, journal, boot=boot, clock=clock)
@@ -90,6 +103,8 @@ def serve(config: HallConfig, clock: Clock = WALL) -> int:
     for part in parts:
         if hasattr(part, "send"):
             core.links[part.name] = part
+        elif hasattr(part, "health"):
+            core.servers[type(part).__name__] = part
     outbox = attach_outbox(config, core)
     started: list[Any] = []
     try:
@@ -101,11 +116,13 @@ def serve(config: HallConfig, clock: Clock = WALL) -> int:
             started.append(outbox)
         log.info("agent up: hall %s, boot %d, journal %s at seq %d", config.hall_id, boot,
                  journal.path, journal.head_seq)
-        _run_until_signal(core)
+        ok = _run_until(core, stopping)
     finally:
         for part in reversed(started):
             part.stop()
         journal.close()
+    if not ok:
+        return 1
     log.info("agent stopped cleanly at journal seq %d", journal.head_seq)
     return 0
 
@@ -117,22 +134,22 @@ def _start(part: Any, core: Core) -> None:
         part.start()
 
 
-def _run_until_signal(core: Core) -> None:
-    stopping: list[int] = []  # a handler only appends: it must not take any lock
+def _run_until(core: Core, stopping: list[int]) -> bool:
+    """Run the core loop until a signal; False if the loop itself failed."""
+    failed: list[BaseException] = []
 
-    def on_signal(signum: int, frame: object) -> None:
-        stopping.append(signum)
+    def work() -> None:
+        try:
+            core.run()
+        except BaseException as exc:  # a bug: log it, exit non-zero, let systemd restart
+            failed.append(exc)
+            log.exception("the core loop failed; stopping (nothing acked is lost)")
 
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    worker = threading.Thread(target=core.run, name="core", daemon=True)
+    worker = threading.Thread(target=work, name="core", daemon=True)
     worker.start()
-    try:
-        while worker.is_alive() and not stopping:
-            time.sleep(0.1)
-        if worker.is_alive():
-            core.inbox.put(Stop())
-            worker.join()
-    finally:
-        for s, handler in old.items():
-            signal.signal(s, handler)
-
+    while worker.is_alive() and not stopping:
+        time.sleep(0.1)
+    if worker.is_alive():
+        core.inbox.put(Stop())
+        worker.join()
+    return not failed

@@ -29,7 +29,8 @@ def snapshot(core: Core) -> dict[str, Any]:
             "center": core.outbox.status() if core.outbox is not None else None,
         },
         "counters": [_counter(core, cid, name) for cid, name in _counters(core).items()],
-        "links": {name: link.health() for name, link in core.links.items()},
+        "links": {name: part.health()
+                  for name, part in (*core.links.items(), *core.servers.items())},
         "rejections": core.rejections(),
     }
 

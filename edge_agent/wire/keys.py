@@ -1,9 +1,14 @@
-"""Finding a device's key from the address in a frame."""
+"""Device keys: finding a device's key from the address in a frame, and what is derived
+from a key (the device's MQTT password)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+
+MQTT_LABEL = b"window-eval/mqtt-password/v1"
 
 
 @dataclass(frozen=True)
@@ -35,3 +40,13 @@ def lookup_for(devices: Mapping[str, Mapping[str, object]], port: str) -> KeyLoo
         if isinstance(address, int) and isinstance(hex_key, str):
             table[address] = DeviceKey(device, parse_key(hex_key))
     return table.get
+
+
+def mqtt_password(key_hex: str) -> str:
+    """The device's MQTT password: HMAC-SHA256(device key, label), first 32 hex digits.
+
+    Derived rather than stored, so whoever writes the broker's password file (tools/provision
+    for the pad's config.json, `broker-files` for mosquitto) recomputes it from the hall
+    config alone."""
+    digest = hmac.new(bytes.fromhex(key_hex), MQTT_LABEL, hashlib.sha256).hexdigest()
+    return digest[:32]

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edge_agent.journal import Journal, open_for_reading, read_records
+from edge_agent.journal import open_for_reading, read_records
 from edge_agent.replay import JournalComparison, Replayer, journal_events
 from edge_agent.service.clock import ManualClock
 from edge_agent.service.inputs import BadgeRead, KeyAction, LinkState, QueueReport, SerialBytes
@@ -38,7 +38,7 @@ def open_counter(core: Any, clock: ManualClock) -> None:
 def acks(core: Any, device: str = "A01-pad") -> list[tuple[Ack, int]]:
     link = core.links["serial:/dev/ttyPAD"]
     out = []
-    for (d, _frame, head), msg in zip(
+    for (_device, _frame, head), msg in zip(
             [s for s in link.sent if s[0] == device], link.decoded(device, PAD_KEY),
             strict=True):
         if isinstance(msg.body, Ack):
@@ -53,7 +53,7 @@ def test_a_press_is_journaled_before_its_ack_leaves(tmp_path: Path) -> None:
     pad = Pad()
     core.step([SerialBytes("/dev/ttyPAD", pad.press(), clock.now_us())])
     rows = journal_rows(tmp_path / "j.sqlite")
-    seq, kind, event, outcome = rows[-1]
+    seq, _kind, event, outcome = rows[-1]
     assert event["type"] == "rating" and event["wire"] == {"device": "A01-pad", "boot": 1,
                                                            "seq": 1}
     assert outcome["decision"]["accepted"] is True
