@@ -41,10 +41,11 @@ class FleetPad:
 
 
 def fleet_config(hall: str, n: int, host: str, port: int, journal: str,
-                 extra: str = "") -> tuple[str, list[FleetPad]]:
+                 extra: str = "", status_listen: str = "") -> tuple[str, list[FleetPad]]:
     """A hall file with n counters, each with one MQTT pad, and the fleet's pads."""
     pads = [FleetPad(f"P{i:03d}", f"C{i:03d}", secrets.token_bytes(32)) for i in range(1, n + 1)]
-    lines = [f'[hall]\nid = "{hall}"\n', f'[agent]\njournal = "{journal}"\nstatus_listen = ""\n',
+    lines = [f'[hall]\nid = "{hall}"\n',
+             f'[agent]\njournal = "{journal}"\nstatus_listen = "{status_listen}"\n',
              f'[mqtt]\nhost = "{host}"\nport = {port}\n']
     for p in pads:
         lines.append(f'[devices.{p.device}]\ncounter = "{p.counter}"\nlink = "mqtt"\n'

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ log = logging.getLogger("edge_agent.core")
 US = 1_000_000
 MAX_BATCH = 256
 INBOX_SIZE = 10_000
+STATUS_EVERY_S = 0.2  # the status page sees a commit within this (real) time
 SCREENS = {"closed": Screen.CLOSED, "welcome": Screen.WELCOME, "serving": Screen.WELCOME,
            "invite": Screen.INVITE, "thanks": Screen.THANKS, "paused": Screen.PAUSED}
 
@@ -97,6 +99,7 @@ class Core:
         self._tick_us = config.service.agent.tick_ms * 1000
         self._timeout_us = round(config.service.agent.device_timeout_s * US)
         self._next_tick = 0
+        self._published = 0.0
         self._logged: set[tuple[str, str]] = set()
         self._staff_cards = config.service.staff_by_card()
         self.restore()
@@ -179,6 +182,8 @@ class Core:
             done(ok, why)
         if now >= self._next_tick:
             self._next_tick = now + self._tick_us
+            self.publish_status()
+        elif batch.entries and time.monotonic() - self._published >= STATUS_EVERY_S:
             self.publish_status()
 
     def _tick(self, now: int, batch: Batch) -> None:
@@ -457,6 +462,7 @@ class Core:
 
     def publish_status(self) -> None:
         self.status = snapshot(self)
+        self._published = time.monotonic()
 
     def rejections(self) -> dict[str, int]:
         out: Counter[str] = Counter(self.refusals)
