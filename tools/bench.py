@@ -5,6 +5,7 @@
     tools/bench journal         # durable appends next to a raw SQLite synchronous=FULL loop
     tools/bench firmware        # pad heap, press-to-wire time, RS-485 poll cycle (MicroPython)
     tools/bench live            # the running agent over MQTT next to raw broker/fsync figures
+    tools/bench center          # 350k-record backlog catch-up next to a raw HTTP+JSON ingest
 
 Files go to var/bench/ on the project's own disk (a tmpfs /tmp would make fsync free).
 """
@@ -149,11 +150,11 @@ def _fresh(fn: Callable[[list[Entry], int, Path], float], entries: list[Entry],
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="tools/bench", description=__doc__.split("\n")[0])
-    p.add_argument("what", nargs="*", choices=("replay", "journal", "firmware", "live", []),
-                   default=[])
+    p.add_argument("what", nargs="*", default=[],
+                   choices=("replay", "journal", "firmware", "live", "center", []))
     p.add_argument("--counters", type=int, default=100)
     args = p.parse_args(argv)
-    what = args.what or ["replay", "journal", "firmware", "live"]
+    what = args.what or ["replay", "journal", "firmware", "live", "center"]
     WORK.mkdir(parents=True, exist_ok=True)
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}, "
           f"sqlite {sqlite3.sqlite_version}")
@@ -169,6 +170,10 @@ def main(argv: list[str] | None = None) -> int:
         from tools import bench_live
 
         bench_live.main()
+    if "center" in what:
+        from tools import bench_center
+
+        bench_center.main([])
     return 0
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from edge_agent.config import HallConfig
 from edge_agent.journal import Entry, Journal, Record
+from edge_agent.outbox import fault_reason
 from edge_agent.replay import journal_events, outcome_dict
 from edge_agent.rules.engine import RulesEngine
 from edge_agent.rules.model import Display, Event, Output
@@ -388,7 +389,7 @@ class Core:
         kind = "fault_report" if item.active else "fault_cleared"
         self.devices.health[device.id].fault = item.active
         self._event(Event(item.t_us, kind, device.counter, device=device.id,
-                          reason=f"center:{item.ref}: {item.reason}"[:200]), batch)
+                          reason=fault_reason(item)), batch)
 
     # --- deciding and committing -----------------------------------------------------------
 

@@ -1,0 +1,148 @@
+"""The center's own TOML configuration: which halls it serves, their tokens, their rules.
+
+    [server]                      # optional
+    max_body_bytes = 16777216     # a larger request body is refused (413)
+    max_batch_records = 20000     # a batch with more records is refused (422)
+
+    [viewer]                      # optional: the token that may read every hall's reports
+    token_sha256 = "<hex>"
+
+    [halls.qingpu]
+    token_sha256 = "<hex sha256 of the agent's token>"
+    config = "qingpu.toml"        # the hall's own file (calendar, penalties, scale)
+    region_code = "310118"        # 行政区划代码, for the 好差评 export
+
+Tokens are kept only as SHA-256 digests. An unknown key, a wrong type or a bad value raises
+:class:`edge_agent.config.ConfigError` naming the file and the key, as the hall files do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edge_agent.config import (
+    ConfigError,
+    HallConfig,
+    _as_table,
+    _get,
+    _id_tables,
+    _only,
+    load_config,
+)
+
+DEFAULT_MAX_BODY = 16 << 20
+DEFAULT_MAX_RECORDS = 20_000
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class HallEntry:
+    id: str
+    token_sha256: str
+    config: HallConfig
+    region_code: str
+
+
+@dataclass(frozen=True)
+class CenterSettings:
+    halls: dict[str, HallEntry] = field(default_factory=dict)
+    viewer_sha256: str | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY
+    max_batch_records: int = DEFAULT_MAX_RECORDS
+
+    def hall_by_token(self, token: str) -> HallEntry | None:
+        digest = token_digest(token)
+        return next((h for h in self.halls.values() if h.token_sha256 == digest), None)
+
+    def is_viewer(self, token: str) -> bool:
+        return self.viewer_sha256 is not None and token_digest(token) == self.viewer_sha256
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def load_center_config(path: str | Path) -> CenterSettings:
+    p = Path(path)
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+    try:
+        return build_center_config(raw, p.resolve().parent)
+    except ConfigError as exc:
+        raise ConfigError(f"{p}: {exc}") from None
+
+
+def build_center_config(raw: dict[str, Any], base_dir: Path) -> CenterSettings:
+    _only(raw, "", {"server", "viewer", "halls"})
+    server = _as_table(raw.get("server", {}), "server")
+    _only(server, "server", {"max_body_bytes", "max_batch_records"})
+    viewer = _as_table(raw.get("viewer", {}), "viewer")
+    _only(viewer, "viewer", {"token_sha256"})
+    settings = CenterSettings(
+        halls=_halls(_as_table(raw.get("halls", {}), "halls"), base_dir),
+        viewer_sha256=_digest(viewer, "viewer") if viewer else None,
+        max_body_bytes=_positive_int(server, "max_body_bytes", DEFAULT_MAX_BODY),
+        max_batch_records=_positive_int(server, "max_batch_records", DEFAULT_MAX_RECORDS),
+    )
+    _distinct_tokens(settings)
+    return settings
+
+
+def _halls(raw: dict[str, Any], base_dir: Path) -> dict[str, HallEntry]:
+    out = {}
+    for hall_id, where, t in _id_tables(raw, "halls", {"token_sha256", "config", "region_code"}):
+        if "config" not in t:
+            raise ConfigError(f"[{where}] config: missing (the path of the hall's hall.toml)")
+        config_path = base_dir / _get(t, where, "config", str, "")
+        try:
+            config = load_config(config_path)
+        except ConfigError as exc:
+            raise ConfigError(f"[{where}] config: {exc}") from None
+        if config.hall_id != hall_id:
+            raise ConfigError(f"[{where}] config: {config_path} configures hall "
+                              f"{config.hall_id!r}, not {hall_id!r}")
+        region = _get(t, where, "region_code", str, "")
+        if not re.fullmatch(r"\d{6}", region):
+            raise ConfigError(f"[{where}] region_code: must be 6 digits (行政区划代码), "
+                              f"got {region!r}")
+        out[hall_id] = HallEntry(hall_id, _digest(t, where), config, region)
+    return out
+
+
+def _digest(t: dict[str, Any], where: str) -> str:
+    value: str = _get(t, where, "token_sha256", str, "")
+    value = value.lower()
+    if not _HEX64.fullmatch(value):
+        raise ConfigError(f"[{where}] token_sha256: must be 64 hex digits (the SHA-256 of the "
+                          "token: `printf %s TOKEN | sha256sum`)")
+    return value
+
+
+def _positive_int(t: dict[str, Any], key: str, default: int) -> int:
+    value: int = _get(t, "server", key, int, default)
+    if value <= 0:
+        raise ConfigError(f"[server] {key}: must be greater than 0, got {value}")
+    return value
+
+
+def _distinct_tokens(settings: CenterSettings) -> None:
+    seen: dict[str, str] = {}
+    owners = [(f"halls.{h.id}", h.token_sha256) for h in settings.halls.values()]
+    if settings.viewer_sha256:
+        owners.append(("viewer", settings.viewer_sha256))
+    for where, digest in owners:
+        if digest in seen:
+            raise ConfigError(f"[{where}] token_sha256: the same token as [{seen[digest]}]; "
+                              "each hall and the viewer need their own")
+        seen[digest] = where

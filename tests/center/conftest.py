@@ -1,0 +1,2 @@
+from tests.center.fixtures import api, settings  # noqa: F401
+from tests.redis_server import fake_redis, redis_server, store  # noqa: F401

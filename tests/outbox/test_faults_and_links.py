@@ -1,0 +1,112 @@
+"""Fault records pulled from the center onto the core's inbox, once; HTTPS with the
+hall's CA file; a center body limit smaller than a batch."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import queue
+import subprocess
+from pathlib import Path
+
+from edge_agent.journal import Entry, Journal
+from edge_agent.outbox import fault_reason
+from edge_agent.service.inputs import FaultRecord, Item
+from server_stub.config import load_center_config
+from tests.center.fixtures import HALL, VIEWER_TOKEN, write_center
+from tests.center.live import LiveCenter
+from tests.outbox.fixtures import START, assert_center_equals_journal, drive, make_outbox
+from tests.outbox.proxy import FaultProxy
+from tests.outbox.simclock import SimClock
+from tests.redis_server import RedisServer
+
+
+def _file_fault(center: LiveCenter, device: str, active: bool, reason: str) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", center.port, timeout=10)
+    body = {"device": device, "active": active, "t": "2026-03-02T10:05:00+08:00",
+            "reason": reason}
+    conn.request("POST", f"/v1/halls/{HALL}/faults", json.dumps(body),
+                 {"Authorization": f"Bearer {VIEWER_TOKEN}"})
+    ref: int = json.loads(conn.getresponse().read())["ref"]
+    conn.close()
+    return ref
+
+
+def _drain(inbox: queue.Queue[Item]) -> list[Item]:
+    items = []
+    while not inbox.empty():
+        items.append(inbox.get_nowait())
+    return items
+
+
+def test_fault_records_reach_the_inbox_once_and_again_only_if_not_journaled(
+        center: LiveCenter, proxy: FaultProxy, journal: Path) -> None:
+    assert _file_fault(center, "A01-pad", True, "屏幕不亮") == 1
+    assert _file_fault(center, "A02-pad", True, "按键失灵") == 2
+    inbox: queue.Queue[Item] = queue.Queue()
+    clock = SimClock(START)
+    outbox = make_outbox(journal, proxy.url, clock, inbox=inbox)
+    drive(outbox, clock)
+    first, second = _drain(inbox)
+    assert first == FaultRecord("A01-pad", True, 1_772_417_100_000_000, "屏幕不亮", "1")
+    assert isinstance(second, FaultRecord) and second.ref == "2"
+    clock.advance(3600)
+    outbox.step()
+    assert _drain(inbox) == []  # handed over already
+    with Journal(journal) as core:  # the core journals the first one, not (yet) the second
+        core.append_many([Entry(first.t_us, "event",  # as the live core journals it
+                                {"t": "2026-03-02T10:05:00+08:00", "type": "fault_report",
+                                 "counter": "A01", "device": "A01-pad",
+                                 "reason": fault_reason(first)}, {})])
+    outbox.stop()
+    restarted = make_outbox(journal, proxy.url, clock, inbox=inbox)
+    drive(restarted, clock)
+    assert _drain(inbox) == [second]
+    assert _file_fault(center, "A01-pad", False, "修好了") == 3
+    clock.advance(3600)
+    restarted.step()
+    cleared = _drain(inbox)
+    assert [(i.ref, i.active) for i in cleared if isinstance(i, FaultRecord)] == [("3", False)]
+    assert_center_equals_journal(center, journal)  # the fault_report record went up too
+    restarted.stop()
+
+
+def test_https_with_the_halls_ca_file(tmp_path: Path, redis_server: RedisServer,
+                                      journal: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    settings = load_center_config(write_center(tmp_path / "center"))
+    center = LiveCenter(settings, redis_server.url, ssl=(cert, key))
+    center.start()
+    try:
+        url = f"https://127.0.0.1:{center.port}"
+        clock = SimClock(START)
+        untrusted = make_outbox(journal, url, clock)
+        untrusted.step()
+        assert "CERTIFICATE_VERIFY_FAILED" in str(untrusted.status()["last_error"])
+        untrusted.stop()
+        outbox = make_outbox(journal, url, clock, ca_file=str(cert))
+        drive(outbox, clock)
+        assert_center_equals_journal(center, journal)
+        outbox.stop()
+    finally:
+        center.stop()
+
+
+def test_batches_shrink_when_the_center_finds_them_too_large(
+        tmp_path: Path, redis_server: RedisServer, journal: Path) -> None:
+    settings = load_center_config(write_center(tmp_path / "center",
+                                               "[server]\nmax_body_bytes = 60000\n"))
+    center = LiveCenter(settings, redis_server.url)
+    center.start()
+    try:
+        clock = SimClock(START)
+        outbox = make_outbox(journal, center.url, clock, batch=1000)
+        drive(outbox, clock)
+        assert outbox.batch < 1000  # halved until a batch fits
+        assert_center_equals_journal(center, journal)
+        outbox.stop()
+    finally:
+        center.stop()
