@@ -1,0 +1,71 @@
+"""Acting out the plan: each act of people.py done on the device a person would use.
+
+    staff_login, staff_logout   the staff's card on the counter's badge reader (the agent
+                                logs in, or out when that staff is already in)
+    ticket_called               the queue system calls the ticket (holder's ID number)
+    service_done                staff keypad: invite (请评价)
+    invite_cancel               staff keypad: cancel_invite
+    pause, resume               the pad's pause key (the agent toggles)
+    rating (source pad)         the citizen (or a cheating staff member) presses the pad
+    device_down, device_up      the pad's power (and, for a USB pad, its cable) cut, restored
+    fault_report, fault_cleared staff keypad: fault, fault_cleared
+
+Pad keys are pressed at the act's own simulated time (the pad is stepped there; the age
+it sends lets the agent stamp the press right). Keypads, badges and the queue system act
+when the simulator's loop reaches the act: the agent stamps them on arrival.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+from tools.simhall.hall import SimHall, Station
+from tools.simhall.people import Act
+from tools.simhall.queue_system import QueueSystem
+
+KEYPAD_ACTIONS = {"service_done": "invite", "invite_cancel": "cancel_invite",
+                  "fault_report": "fault", "fault_cleared": "fault_cleared"}
+
+
+class Performer:
+    def __init__(self, hall: SimHall, queue: QueueSystem | None, rng: random.Random) -> None:
+        self.hall = hall
+        self.queue = queue
+        self.rng = rng
+        self.done: Counter[str] = Counter()
+
+    def do(self, act: Act, now_us: int) -> None:
+        station = self.hall.stations[act.counter]
+        kind = act.body["type"]
+        at_ms = act.t // 1000
+        if kind in ("staff_login", "staff_logout"):
+            station.badge.read(station.desk.card, now_us)
+        elif kind == "ticket_called":
+            self._call(station, act.body["ticket"], now_us)
+        elif kind in KEYPAD_ACTIONS:
+            station.keypad.press(KEYPAD_ACTIONS[kind], now_us)
+        elif kind in ("pause", "resume"):
+            station.pad.press_pause(at_ms)
+        elif kind == "rating":
+            self._rate(station, act, at_ms)
+        elif kind == "device_down":
+            station.pad.power_off()
+        elif kind == "device_up":
+            station.pad.power_on(now_us // 1000)
+        else:
+            raise ValueError(f"the simulator cannot act out a {kind!r} event")
+        self.done[kind] += 1
+
+    def _call(self, station: Station, ticket: str, now_us: int) -> None:
+        if self.queue is None:  # a hall without a queue system: staff call on the keypad
+            station.keypad.press("call_next", now_us)
+            return
+        number = station.desk.id_numbers.pop(ticket, None)  # used once, then forgotten
+        self.queue.call(station.counter, ticket, number)
+
+    def _rate(self, station: Station, act: Act, at_ms: int) -> None:
+        if act.body.get("source", "pad") != "pad":
+            raise ValueError("a staff-side rating has no device to act it out: "
+                             "no staff keypad has a rate key (keymap.STAFF_KEYMAP)")
+        station.pad.rate(act.body["level"], at_ms, hold_ms=self.rng.randint(80, 220))

@@ -1,0 +1,135 @@
+"""Does the plan do what its people promise? The plan goes through the rules engine as a
+timeline would (RULES.md §6, checked by the timeline's own parser), and each counter's
+incidents are set against what its profile injected.
+
+The verdicts, per counter:
+- every behaviour injected raised its incident exactly as many times (an exempt outage
+  counted among the exempt ones);
+- no penalised incident of a kind its profile does not promise: honest staff raise none,
+  and a cheater raises nothing beyond its own cheat. A failure here is a bug in the rules
+  or in the simulator's people.
+"""
+
+from __future__ import annotations
+
+from collections import Counter as Tally
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from edge_agent.config import HallConfig
+from edge_agent.rules.engine import RulesEngine
+from edge_agent.rules.model import Incident
+from edge_agent.timeline import EventParser, format_time
+from tools.simhall.people import Act, Desk, expected
+
+HOUR_US = 3_600_000_000
+# Behaviour injected (hallgen's notes) -> the incident it must raise.
+RAISES = {
+    "self_rating": "self_rating",
+    "consecutive_rating": "consecutive_rating",
+    "refused_evaluation": "refused_evaluation",
+    "not_prompted": "not_prompted",
+    "long_pause": "long_pause",
+    "device_offline": "device_offline",
+    "device_offline_exempt": "device_offline",
+}
+
+
+@dataclass
+class CounterResult:
+    counter: str
+    profile: str
+    tickets: int
+    injected: dict[str, int]
+    penalised: Tally[str] = field(default_factory=Tally)  # kind -> incidents not exempt
+    exempt: Tally[str] = field(default_factory=Tally)
+    listed: Tally[str] = field(default_factory=Tally)  # penalty 0: for review only
+
+    def raised(self, behaviour: str) -> int:
+        kind = RAISES[behaviour]
+        if behaviour.endswith("_exempt"):
+            return self.exempt[kind]
+        return self.penalised[kind] + self.listed[kind]
+
+    def unexpected(self) -> dict[str, int]:
+        """Penalised incidents of kinds the profile does not promise."""
+        allowed = set(expected(self.profile))
+        return {k: n for k, n in self.penalised.items() if k not in allowed and n > 0}
+
+    @property
+    def ok(self) -> bool:
+        caught = all(self.raised(b) == n for b, n in self.injected.items())
+        return caught and not self.unexpected()
+
+
+def incidents(acts: Iterable[Act], config: HallConfig) -> list[Incident]:
+    """Every incident the rules raise for the plan, time run on an hour past its end."""
+    engine = RulesEngine(config, displays=False)
+    parser = EventParser(config.scale)
+    tz = config.tz
+    out: list[Incident] = []
+    last = 0
+    for line, act in enumerate(acts, 1):
+        ev = parser.parse({"t": format_time(act.t, tz), "counter": act.counter, **act.body},
+                          line)
+        out += [o for o in engine.handle(ev) if isinstance(o, Incident)]
+        last = act.t
+    out += [o for o in engine.advance(last + HOUR_US) if isinstance(o, Incident)]
+    out += [o for o in engine.finish() if isinstance(o, Incident)]
+    return out
+
+
+def judge(desks: list[Desk], found: list[Incident]) -> list[CounterResult]:
+    results = {d.counter.id: CounterResult(d.counter.id, d.counter.profile, d.counter.tickets,
+                                           dict(d.counter.injected)) for d in desks}
+    for inc in found:
+        r = results[inc.counter]
+        if inc.exempt:
+            r.exempt[inc.kind] += 1
+        elif inc.penalty > 0:
+            r.penalised[inc.kind] += 1
+        else:
+            r.listed[inc.kind] += 1
+    return list(results.values())
+
+
+def judge_report(desks: list[Desk], reports: list[dict[str, Any]], config: HallConfig
+                 ) -> list[CounterResult]:
+    """The same verdicts on what the agent raised: its month reports (`python -m edge_agent
+    report --format json`), one per month the run covered."""
+    results = {d.counter.id: CounterResult(d.counter.id, d.counter.profile, d.counter.tickets,
+                                           dict(d.counter.injected)) for d in desks}
+    for report in reports:
+        for counter, row in report["counters"].items():
+            r = results.get(counter)
+            if r is None:
+                continue
+            for d in row["deductions"]:
+                kind = d["kind"]
+                if d["exempt_lines"]:
+                    r.exempt[kind] += len(d["exempt_lines"])
+                if not d["lines"]:
+                    continue
+                if config.penalties.get(kind, 0) > 0:
+                    r.penalised[kind] += len(d["lines"])
+                else:
+                    r.listed[kind] += len(d["lines"])
+    return list(results.values())
+
+
+def table(results: list[CounterResult]) -> str:
+    """Behaviour injected -> incidents raised, one row per counter and behaviour."""
+    rows = [f"{'counter':<8}{'profile':<13}{'behaviour':<24}{'injected':>9}{'raised':>8}  verdict"]
+    for r in results:
+        for behaviour, n in sorted(r.injected.items()):
+            got = r.raised(behaviour)
+            rows.append(f"{r.counter:<8}{r.profile:<13}{behaviour:<24}{n:>9}{got:>8}  "
+                        f"{'caught' if got == n else 'MISMATCH'}")
+        extra = r.unexpected()
+        if extra or not r.injected:
+            what = ", ".join(f"{k} {n}" for k, n in sorted(extra.items())) or "none"
+            rows.append(f"{r.counter:<8}{r.profile:<13}{'(penalised, unpromised)':<24}"
+                        f"{0:>9}{sum(extra.values()):>8}  "
+                        f"{'FALSE POSITIVE: ' + what if extra else 'clean'}")
+    return "\n".join(rows)

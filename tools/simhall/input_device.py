@@ -1,0 +1,136 @@
+"""A simulated evdev device: a Unix socket carrying the kernel's `struct input_event` records.
+
+A real keypad or badge reader is /dev/input/eventN, read as 24-byte `struct input_event`
+records (timeval sec, usec; type u16; code u16; value s32). Without /dev/uinput (containers,
+CI) the simulator serves the same records on a Unix stream socket at the device's configured
+path, and `SocketSource` (the agent's side: an evdev_link.InputSource) reads them back as
+evdev.InputEvent. A socket behaves as evdev does where it matters: every reader gets the
+events from when it connected, events with no reader are lost, and unplugging (closing the
+socket, removing the path) gives the reader end-of-file, reported as ENODEV like the kernel
+does for an unplugged device; the path is missing (ENOENT) until it is plugged in again.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import struct
+from pathlib import Path
+
+import evdev
+
+RECORD = struct.Struct("llHHi")  # struct input_event on 64-bit Linux
+MAX_READ = RECORD.size * 64
+
+
+class SocketInput:
+    """The simulator's end of one input device."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._server: socket.socket | None = None
+        self._readers: list[socket.socket] = []
+        self.written = 0
+        self.dropped = 0  # events no reader got (none connected, or its buffer full)
+
+    @property
+    def plugged(self) -> bool:
+        return self._server is not None
+
+    def fileno(self) -> int | None:
+        """The listening socket, to wait on for a reader connecting."""
+        return None if self._server is None else self._server.fileno()
+
+    def plug(self) -> None:
+        if self._server is not None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.unlink(missing_ok=True)
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(str(self.path))
+        server.listen(4)
+        server.setblocking(False)
+        self._server = server
+
+    def unplug(self) -> None:
+        if self._server is None:
+            return
+        self.path.unlink(missing_ok=True)
+        for reader in self._readers:
+            reader.close()
+        self._readers = []
+        self._server.close()
+        self._server = None
+
+    def accept(self) -> None:
+        """Take readers that connected (the agent opening the device)."""
+        while self._server is not None:
+            try:
+                reader, _ = self._server.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            reader.setblocking(False)
+            self._readers.append(reader)
+
+    def emit(self, events: list[tuple[int, int, int, int]]) -> None:
+        """(t_us, type, code, value) records, sent as one burst to every reader."""
+        self.accept()
+        data = b"".join(RECORD.pack(t // 1_000_000, t % 1_000_000, typ, code, value)
+                        for t, typ, code, value in events)
+        if not self._readers:
+            self.dropped += len(events)
+            return
+        for reader in list(self._readers):
+            try:
+                reader.sendall(data)
+                self.written += len(events)
+            except BlockingIOError:
+                self.dropped += len(events)  # a reader that stopped reading: as evdev does
+            except OSError:
+                reader.close()  # the reader went away (the agent restarted)
+                self._readers.remove(reader)
+                self.dropped += len(events)
+
+
+class SocketSource:
+    """The agent's side of a simulated input device (evdev_link.InputSource)."""
+
+    def __init__(self, path: str) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(path)
+        except (FileNotFoundError, ConnectionRefusedError):
+            sock.close()
+            raise OSError(errno.ENOENT, f"{path}: no such input device") from None
+        except OSError:
+            sock.close()
+            raise
+        sock.setblocking(False)
+        self._sock = sock
+        self._rest = b""
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def read(self) -> list[evdev.InputEvent]:
+        try:
+            data = self._sock.recv(MAX_READ)  # BlockingIOError when nothing is there
+        except ConnectionResetError:
+            data = b""  # unplugged before the simulator took the connection
+        if not data:
+            raise OSError(errno.ENODEV, "unplugged")
+        data = self._rest + data
+        whole = len(data) - len(data) % RECORD.size
+        self._rest = data[whole:]
+        return [_event(*RECORD.unpack_from(data, i)) for i in range(0, whole, RECORD.size)]
+
+    def grab(self) -> None:
+        pass  # a simulated device has no other reader to keep out
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+
+def _event(sec: int, usec: int, etype: int, code: int, value: int) -> evdev.InputEvent:
+    return evdev.InputEvent(sec, usec, etype, code, value)  # type: ignore[no-untyped-call]

@@ -1,0 +1,274 @@
+"""Simulated people: citizens who arrive at a counter and wait to be called, and the staff who
+serve them, honest or not.
+
+The staff profiles, what each must raise, and the long-stretch cheats (a long pause, an
+unplugged pad, a broken pad reported in time) are tools/hallgen.py's (PROFILES, _special),
+and so is the shape of one service (call, serve, invite, rate). What a live hall needs and
+hallgen has not is added here: citizens arriving at a rate (a Poisson process per counter)
+and called in turn when staff are free, every probability and duration as a parameter,
+staff ID numbers and badge cards.
+
+The output is a plan: timed acts in the timeline's own terms (RULES.md §6). The same plan is
+fed to the rules engine (check.py: does each cheat raise its incident, and nothing else?)
+and acted out on the simulated devices (acts.py). ID numbers stay in memory: the plan holds
+only their salted hashes (edge_agent.service.queue_report.id_hash, as the agent keeps them).
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from edge_agent.config import CalendarConfig
+from edge_agent.rules.calendar import WorkCalendar
+from edge_agent.service.queue_report import id_hash
+from tools.hallgen import PROFILES, TZ, Counter, Steps, _special, assign_profiles
+
+S = 1_000_000  # microseconds
+MIN = 60 * S
+
+
+@dataclass(frozen=True)
+class Citizens:
+    """Who comes to a counter, how long they take, and how they rate."""
+
+    arrivals_per_hour: float = 5.0  # per counter, from opening to 15 min before closing
+    service_s: tuple[float, float] = (180.0, 840.0)  # from being called to service done
+    rate_probability: float = 0.88  # rates when invited (else lets the invitation lapse)
+    satisfied_probability: float = 0.93
+    rate_delay_s: tuple[float, float] = (3.5, 25.0)  # from the invitation to the press
+    double_press_probability: float = 0.05  # a nervous second press of the same key
+    double_press_gap_s: tuple[float, float] = (0.2, 1.5)
+
+    def __post_init__(self) -> None:
+        _positive(self, "arrivals_per_hour")
+        for name in ("rate_probability", "satisfied_probability", "double_press_probability"):
+            _probability(self, name)
+        for name in ("service_s", "rate_delay_s", "double_press_gap_s"):
+            _span(self, name)
+
+
+@dataclass(frozen=True)
+class Habits:
+    """How staff work: the gap before calling the next citizen, and how often a cheating
+    profile cheats on a service (self_rater, pumper, hurrier, skipper)."""
+
+    cheat_probability: float = 0.15
+    next_call_s: tuple[float, float] = (10.0, 90.0)  # after a service, before the next call
+    login_early_min: tuple[float, float] = (2.0, 8.0)
+    logout_late_min: tuple[float, float] = (1.0, 10.0)
+
+    def __post_init__(self) -> None:
+        _probability(self, "cheat_probability")
+        for name in ("next_call_s", "login_early_min", "logout_late_min"):
+            _span(self, name)
+
+
+def _positive(obj: Any, name: str) -> None:
+    value = getattr(obj, name)
+    if not value > 0:
+        raise ValueError(f"{name}: must be greater than 0, got {value!r}")
+
+
+def _probability(obj: Any, name: str) -> None:
+    value = getattr(obj, name)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name}: a probability, 0..1, got {value!r}")
+
+
+def _span(obj: Any, name: str) -> None:
+    lo, hi = getattr(obj, name)
+    if not 0 <= lo <= hi:
+        raise ValueError(f"{name}: (low, high) with 0 <= low <= high, got {(lo, hi)!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Act:
+    """One thing a person does at a counter: a timeline event body (type and fields)."""
+
+    t: int  # simulated time, µs since the epoch
+    counter: str
+    body: dict[str, Any]
+
+
+@dataclass
+class Desk:
+    """One counter's staff member, as the hall's configuration knows them."""
+
+    counter: Counter  # hallgen's: id, profile, staff id, ID hash, rng, tickets, injected
+    name: str
+    card: str
+    id_number: str = field(default="", repr=False)  # the staff's own; only its hash is kept
+    salt: str = field(default="", repr=False)  # ID numbers' salt: the agent's [hook] salt
+    unserved: int = 0  # citizens still waiting at closing time
+    served: int = 0
+    id_numbers: dict[str, str] = field(default_factory=dict, repr=False)  # ticket -> ID no.
+
+
+def synthetic_id(rng: random.Random) -> str:
+    """An 18-digit number shaped like a resident ID, made up (no checksum)."""
+    return f"{rng.randrange(10**17, 10**18)}"
+
+
+def make_desks(n: int, seed: int, salt: str, cheats: bool = True) -> list[Desk]:
+    """N counters (A01, A02, ...) with staff; cheating profiles as hallgen assigns them."""
+    rng = random.Random(seed)
+    profiles = assign_profiles(n, rng, cheats)
+    desks = []
+    for i in range(n):
+        crng = random.Random(rng.getrandbits(64))
+        number = synthetic_id(crng)
+        counter = Counter(f"{chr(65 + i // 50)}{i % 50 + 1:02d}", profiles[i], f"S{i + 1:03d}",
+                          id_hash(salt, number), crng)
+        desks.append(Desk(counter, name=f"Staff {i + 1}", card=f"{7_000_000 + i * 37:08d}",
+                          id_number=number, salt=salt))
+    return desks
+
+
+def uniform_us(rng: random.Random, span: tuple[float, float], unit: int = S) -> int:
+    return round(rng.uniform(*span) * unit)
+
+
+def arrivals(rng: random.Random, start: int, end: int, per_hour: float) -> deque[int]:
+    """Poisson arrivals in [start, end)."""
+    out: deque[int] = deque()
+    t = start
+    while True:
+        t += round(rng.expovariate(per_hour) * 3600 * S)
+        if t >= end:
+            return out
+        out.append(t)
+
+
+def call(desk: Desk, t: int, number: str) -> tuple[int, dict[str, Any]]:
+    """The queue system calls the next ticket: the holder's ID number, hashed."""
+    c = desk.counter
+    c.tickets += 1
+    ticket_id = f"{c.id}-{c.tickets:04d}"
+    desk.id_numbers[ticket_id] = number
+    return t, {"type": "ticket_called", "ticket": ticket_id,
+               "applicant": id_hash(desk.salt, number)}
+
+
+def self_ticket(desk: Desk, t: int) -> Steps:
+    """自我评价 as it is done at a counter: staff take a ticket with their own ID number,
+    "serve" it, invite and press the pad themselves (rule 4: the applicant is the staff)."""
+    rng = desk.counter.rng
+    desk.counter.note("self_rating")
+    yield call(desk, t, desk.id_number)
+    t += rng.randint(20_000, 60_000) * 1000
+    yield t, {"type": "service_done"}
+    t += rng.randint(2_000, 6_000) * 1000
+    yield t, {"type": "rating", "level": "satisfied", "source": "pad"}
+    return t + rng.randint(15_000, 40_000) * 1000
+
+
+def ticket(desk: Desk, t: int, people: Citizens, habits: Habits) -> Steps:
+    """One citizen served: call, serve, invite, rate; a cheating profile bends it now and
+    then. hallgen's _ticket with its numbers as parameters; the self-rater takes a ticket
+    of its own first (self_ticket) rather than rating from a staff-side input, which no
+    staff keypad has."""
+    c = desk.counter
+    rng = c.rng
+    desk.served += 1
+    cheat = c.profile != "honest" and rng.random() < habits.cheat_probability
+    if cheat and c.profile == "self_rater":
+        t = yield from self_ticket(desk, t)
+    yield call(desk, t, synthetic_id(rng))
+    t += uniform_us(rng, people.service_s)
+    if cheat and c.profile == "skipper":
+        c.note("not_prompted")
+        return t  # the next call ends this ticket with no invitation and no rating
+    yield t, {"type": "service_done"}
+    if cheat and c.profile == "hurrier":
+        c.note("refused_evaluation")
+        t += rng.randint(1_000, 8_000) * 1000
+        yield t, {"type": "invite_cancel"}
+        return t
+    if rng.random() < people.rate_probability:
+        t += uniform_us(rng, people.rate_delay_s)
+        level = "satisfied" if rng.random() < people.satisfied_probability else "unsatisfied"
+        yield t, {"type": "rating", "level": level, "source": "pad"}
+        if rng.random() < people.double_press_probability:
+            yield t + uniform_us(rng, people.double_press_gap_s), {
+                "type": "rating", "level": level, "source": "pad"}
+        if cheat and c.profile == "pumper":
+            c.note("consecutive_rating")
+            t += rng.randint(4_000, 9_000) * 1000
+            yield t, {"type": "rating", "level": "satisfied", "source": "pad"}
+    return t + rng.randint(15_000, 40_000) * 1000
+
+
+def counter_day(desk: Desk, day: date, cal: WorkCalendar, people: Citizens, habits: Habits
+                ) -> Iterator[tuple[int, dict[str, Any]]]:
+    """One counter's working day, in time order: (µs, event body)."""
+    periods = cal.periods_on(day)
+    if not periods:
+        return
+    c = desk.counter
+    rng = c.rng
+    first_open, last_close = periods[0][0], periods[-1][1]
+    waiting = arrivals(rng, first_open, last_close - 15 * MIN, people.arrivals_per_hour)
+    t = first_open - uniform_us(rng, habits.login_early_min, MIN)
+    yield t, {"type": "staff_login", "staff": c.staff, "id_hash": c.staff_hash}
+    pad = f"{c.id}-pad"
+    special = {"long_pauser": first_open + rng.randint(60, 120) * MIN,
+               "unplugger": first_open + rng.randint(30, 150) * MIN,
+               "faulty_pad": periods[-1][0] + rng.randint(30, 120) * MIN}.get(c.profile)
+    for n, (start, end) in enumerate(periods):
+        t = max(t, start)
+        while t < end - 5 * MIN:
+            if special is not None and t >= special:
+                t = yield from _special(c, t, pad)
+                special = None
+                continue
+            due = waiting[0] if waiting else None
+            if due is not None and due <= t:
+                waiting.popleft()
+                t = yield from ticket(desk, t, people, habits)
+                t += uniform_us(rng, habits.next_call_s)
+                continue
+            upcoming = [x for x in (due, special) if x is not None]
+            if not upcoming or min(upcoming) >= end - 5 * MIN:
+                break  # nothing more to do before this period ends
+            t = min(upcoming)  # wait for the next citizen (or the cheat's moment)
+        if n + 1 < len(periods):
+            yield max(t, end - 2 * MIN), {"type": "pause", "reason": "lunch"}
+            t = periods[n + 1][0] + rng.randint(0, 3) * MIN
+            yield t, {"type": "resume"}
+            # Back at the counter, then the first call: never at the same instant, as the
+            # two go by different devices (the pad's pause key, the queue system).
+            t += uniform_us(rng, habits.next_call_s)
+    desk.unserved += len(waiting)
+    yield (max(t, last_close) + uniform_us(rng, habits.logout_late_min, MIN),
+           {"type": "staff_logout"})
+
+
+def plan(desks: list[Desk], days: list[date], people: Citizens | None = None,
+         habits: Habits | None = None, calendar: CalendarConfig | None = None
+         ) -> Iterator[Act]:
+    """The hall's acts in time order, lazily, a day at a time."""
+    people = people or Citizens()
+    habits = habits or Habits()
+    cal = WorkCalendar(calendar or CalendarConfig(), TZ)
+    for day in days:
+        streams = [_tagged(i, counter_day(d, day, cal, people, habits))
+                   for i, d in enumerate(desks)]
+        for t, i, body in heapq.merge(*streams):
+            yield Act(t, desks[i].counter.id, body)
+
+
+def _tagged(index: int, events: Iterator[tuple[int, dict[str, Any]]]
+            ) -> Iterator[tuple[int, int, dict[str, Any]]]:
+    for t, body in events:
+        yield t, index, body
+
+
+def expected(profile: str) -> tuple[str, ...]:
+    """The incident kinds a profile must raise (hallgen.PROFILES)."""
+    return PROFILES[profile]

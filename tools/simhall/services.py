@@ -1,0 +1,120 @@
+"""The processes a simulated hall runs against: the hall's mosquitto (with the broker files
+the agent generates from the hall file: a user and ACL per pad) and the edge agent on the
+simulator's clock. Each is a child process with its log in the work folder; stop() ends it
+with SIGTERM (SIGKILL if it does not go), so no process outlives the simulator.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from edge_agent.config import HallConfig
+from edge_agent.service.broker_files import CONF_NAME, write_broker_files
+
+MOSQUITTO = "/usr/sbin/mosquitto"
+STOP_TIMEOUT_S = 10.0
+AGENT = "edge agent"
+
+
+class ServiceError(RuntimeError):
+    """A service did not start; the message says which and where its log is."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class Child:
+    """One child process, its output in `log`."""
+
+    def __init__(self, name: str, argv: list[str], log: Path, cwd: Path | None = None) -> None:
+        self.name = name
+        self.argv = argv
+        self.log = log
+        self.cwd = cwd
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=out, cwd=self.cwd)
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        code = self.proc.returncode
+        self.proc = None
+        return code
+
+    def wait_until(self, ready: object, timeout_s: float, what: str) -> None:
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            if not self.running:
+                raise ServiceError(f"{self.name} exited before {what}; see {self.log}")
+            if callable(ready) and ready():
+                return
+            time.sleep(0.05)
+        raise ServiceError(f"{self.name}: no {what} within {timeout_s:g} s; see {self.log}")
+
+
+def mosquitto(config: HallConfig, folder: Path) -> Child:
+    """The hall's broker, configured by the agent's broker-files (users, ACL, listener)."""
+    binary = MOSQUITTO if os.access(MOSQUITTO, os.X_OK) else shutil.which("mosquitto")
+    if binary is None:
+        raise ServiceError("mosquitto is not installed: run tools/bootstrap")
+    write_broker_files(config, folder)
+    conf = folder / "sim.conf"
+    # As root mosquitto would switch to the `mosquitto` user, who cannot read these files.
+    extra = [f"user {pwd.getpwuid(os.geteuid()).pw_name}", "set_tcp_nodelay true",
+             "log_dest stderr", "connection_messages true"]
+    conf.write_text((folder / CONF_NAME).read_text() + "\n".join(extra) + "\n")
+    return Child("mosquitto", [binary, "-c", str(conf)], folder / "mosquitto.log")
+
+
+def listening(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def agent(config_path: Path, clock_spec: str, log: Path) -> Child:
+    argv = [sys.executable, "-m", "tools.simhall.agent", "run", "--config", str(config_path),
+            "--clock", clock_spec]
+    return Child(AGENT, argv, log, cwd=Path(__file__).resolve().parents[2])
+
+
+def hook_healthy(host: str, port: int) -> bool:
+    conn = http.client.HTTPConnection(host, port, timeout=0.5)
+    try:
+        conn.request("GET", "/v1/health")
+        return conn.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
