@@ -2,7 +2,7 @@
 badge readers, a queue system, and the citizens and staff (honest or not) who use them,
 against a running edge agent on a shared, faster-than-real clock.
 
-    tools/sim run                       a 12-counter day at x120: devices, mosquitto, agent
+    tools/sim run                       a 12-counter day at x60: devices, mosquitto, agent
     tools/sim run --speed 60 --links usb,mqtt --counters 12 --work var/sim
     tools/sim run --no-agent            print the agent's command line and wait for it
     tools/sim plan --days 5 > week.jsonl   the people's plan only, as a timeline

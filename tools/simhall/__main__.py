@@ -79,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     r = sub.add_parser("run", help="simulate a hall against the edge agent")
     _people_args(r)
-    r.add_argument("--speed", type=_positive_float, default=120.0,
+    r.add_argument("--speed", type=_positive_float, default=60.0,
                    help="simulated seconds per real second (default %(default)s)")
     r.add_argument("--links", type=_links, default=LINKS,
                    help="pad links, dealt round the counters (default usb,rs485,mqtt)")
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         results = check.judge(desks, check.incidents(acts, HallConfig("sim")))
         print(check.table(results))
         return 0 if all(r.ok for r in results) else 1
-    except (ValueError, ConfigError, ServiceError) as exc:
+    except (ValueError, ConfigError, ServiceError, OSError) as exc:
         print(f"tools.simhall: error: {exc}", file=sys.stderr)
         return BAD_INPUT
 

@@ -55,7 +55,7 @@ class Options:
     counters: int = 12
     days: list[date] = field(default_factory=lambda: [date(2026, 3, 2)])
     seed: int = 1
-    speed: float = 120.0
+    speed: float = 60.0
     layout: Layout = field(default_factory=Layout)
     citizens: Citizens = field(default_factory=Citizens)
     habits: Habits = field(default_factory=Habits)
