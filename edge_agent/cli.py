@@ -16,7 +16,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -315,11 +315,12 @@ def report_csv(report: dict[str, Any]) -> str:
     for scope in ("counters", "staff"):
         for key, row in report[scope].items():
             w.writerow((report["month"], scope[:-1] if scope == "counters" else scope, key,
-                        *(row[f] for f in CSV_FIELDS[2:-1]), _deduction_text(row["deductions"])))
+                        *(row[f] for f in CSV_FIELDS[2:-1]), deduction_text(row["deductions"])))
     return buf.getvalue()
 
 
-def _deduction_text(deductions: list[dict[str, Any]]) -> str:
+def deduction_text(deductions: Iterable[Mapping[str, Any]]) -> str:
+    """A row's deductions in one CSV cell: kind, points, and the records behind them."""
     parts = []
     for d in deductions:
         lines = " ".join(str(n) for n in d["lines"])

@@ -29,6 +29,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
+from edge_agent.cli import deduction_text
 from edge_agent.config import HallConfig
 from edge_agent.journal import Record
 from edge_agent.replay import JournalComparison, Replayer, journal_events
@@ -129,15 +130,6 @@ def _scope(report: Mapping[str, Any], by: str) -> Mapping[str, Any]:
     if not isinstance(rows, Mapping) or not isinstance(report.get("month"), str):
         raise ReportError(f"not a month report: it needs 'month' and a '{SCOPES[by]}' table")
     return rows
-
-
-def deduction_text(deductions: Iterable[Mapping[str, Any]]) -> str:
-    parts = []
-    for d in deductions:
-        seqs = " ".join(str(n) for n in d["lines"])
-        exempt = f" exempt:{' '.join(str(n) for n in d['exempt_lines'])}" if d["exempt"] else ""
-        parts.append(f"{d['kind']} -{d['points']} [{seqs}]{exempt}")
-    return "; ".join(parts)
 
 
 # --- HTML -------------------------------------------------------------------------------

@@ -73,18 +73,17 @@ def test_every_acked_press_is_journaled_once_through_20_kills(
     config, fleet = fleet_hall
     log = tmp_path / "agent.log"
     rng = random.Random(9)
-    seen = 0
     for _ in range(KILLS):
         agent = start_agent(config, log)
         try:
-            seen = wait_for_acks(fleet, seen, 30)
+            wait_for_acks(fleet, len(fleet.acked()), 30)  # this agent is up and acking
             time.sleep(rng.uniform(0.05, 0.4))  # pressing goes on; kill mid-stream
         finally:
             agent.kill()
             agent.wait()
     agent = start_agent(config, log)
     try:
-        wait_for_acks(fleet, seen, 30)
+        wait_for_acks(fleet, len(fleet.acked()), 30)  # this agent is up and acking
         assert fleet.settle(60), "presses still unacked a minute after the last restart"
     finally:
         agent.send_signal(signal.SIGTERM)
