@@ -20,6 +20,7 @@ class AgentConfig:
     journal: str = "journal.sqlite"  # relative paths are relative to the hall file's folder
     device_timeout_s: float = 30.0  # no frame for this long: the device is down
     tick_ms: int = 1000  # how often time passes in the engine with no input
+    bus_cycle_ms: int = 100  # an RS-485 bus's shortest poll cycle (serial_link.py)
     status_listen: str = "127.0.0.1:8480"  # the live status page and its JSON; "" = off
 
 
@@ -106,7 +107,7 @@ def _listen(value: str, where: str, key: str) -> None:
 
 def _agent(raw: dict[str, Any]) -> AgentConfig:
     v = _fields(raw, "agent", AgentConfig())
-    _positive(v, "agent", "device_timeout_s", "tick_ms")
+    _positive(v, "agent", "device_timeout_s", "tick_ms", "bus_cycle_ms")
     if not v["journal"]:
         raise ConfigError("[agent] journal: must name a file")
     _listen(v["status_listen"], "agent", "status_listen")

@@ -11,7 +11,9 @@ grabbed by another program) is reported offline once, then its path is tried aga
 the first one at start included, so the core learns which devices are there.
 
 The link talks to python-evdev through `InputSource` (fileno/read/grab/close), so its logic
-runs for real in tests with in-memory devices; `EvdevDevice` is the real one.
+runs for real in tests with in-memory devices. `open_input` opens a device node with
+python-evdev (`EvdevDevice`) and a Unix socket, which the hall simulator serves where there is
+no /dev/uinput, as a `SocketSource`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import evdev
 from edge_agent.config import ConfigError, DeviceConfig, HallConfig
 from edge_agent.service.inputs import BadgeRead, Inbox, KeyAction, LinkState
 from edge_agent.service.keymap import BadgeDecoder, Card, Decoder, KeyDecoder, keymap_for
+from edge_agent.service.socket_input import SocketSource, is_socket
 
 RETRY_S = 1.0
 EVDEV_KINDS = ("pad", "keypad", "badge")
@@ -70,6 +73,10 @@ class EvdevDevice:
 
     def close(self) -> None:
         self._dev.close()
+
+
+def open_input(path: str) -> InputSource:
+    return SocketSource(path) if is_socket(path) else EvdevDevice(path)
 
 
 def decoder_for(device: DeviceConfig) -> Decoder:
@@ -115,7 +122,7 @@ class EvdevLink:
     name = "evdev"
 
     def __init__(self, devices: list[DeviceConfig], now_us: Callable[[], int],
-                 opener: Opener = EvdevDevice, retry_s: float = RETRY_S) -> None:
+                 opener: Opener = open_input, retry_s: float = RETRY_S) -> None:
         self._devices = [_Device(d, _port(d), decoder_for(d)) for d in devices]
         self._now_us = now_us
         self._open = opener

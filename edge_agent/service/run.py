@@ -51,7 +51,8 @@ def build_links(config: HallConfig, core: Core) -> list[Any]:
     links = {d.link for d in config.devices.values()}
     if links & {"usb", "rs485"}:
         from edge_agent.service.serial_link import serial_links
-        parts += serial_links(config, now_us, core.boot)
+        cycle_s = config.service.agent.bus_cycle_ms / 1000
+        parts += serial_links(config, now_us, core.boot, cycle_min_s=cycle_s)
     if "mqtt" in links or config.service.hook.token:
         from edge_agent.service.mqtt_link import MqttLink
         parts.append(MqttLink(config, now_us))

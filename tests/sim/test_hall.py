@@ -16,13 +16,13 @@ import pytest
 from edge_agent.config import HallConfig
 from edge_agent.service.broker_files import broker_users
 from edge_agent.service.keymap import STAFF_KEYMAP, BadgeDecoder, KeyDecoder
+from edge_agent.service.socket_input import SocketSource
 from edge_agent.wire.keys import mqtt_password
 from tools.simhall import people
 from tools.simhall.acts import Performer
 from tools.simhall.agent_config import Services, write_config
 from tools.simhall.clock import SimClock
 from tools.simhall.hall import Layout, SimHall
-from tools.simhall.input_device import SocketSource
 from tools.simhall.people import Act
 from tools.simhall.runner import Runner
 from tools.simhall.simulation import secret

@@ -15,7 +15,9 @@ from edge_agent.config import DeviceConfig
 from edge_agent.service.evdev_link import EvdevLink
 from edge_agent.service.inputs import BadgeRead, Inbox, Item, KeyAction, LinkState
 from edge_agent.service.keymap import PAD_KEYMAPS, STAFF_KEYMAP, BadgeDecoder, KeyDecoder
-from tools.simhall.input_device import SocketInput, SocketSource, _event
+from edge_agent.service.socket_input import SocketSource
+from edge_agent.service.socket_input import to_event as _event
+from tools.simhall.input_device import SocketInput
 from tools.simhall.keypad import BadgeReader, Keypad, card_events, code_for, key_events
 
 NOW_US = 1_772_000_000_000_000

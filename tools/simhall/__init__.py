@@ -19,5 +19,4 @@ against a running edge agent on a shared, faster-than-real clock.
     hall.py        the devices of a hall; agent_config.py  the agent's hall file
     clock.py, runner.py, progress.py   simulated time, the loop, the clock bar
     services.py    mosquitto and the agent as child processes; simulation.py  one run
-    agent.py       the agent with simulated input devices readable (a stopgap)
 """

@@ -28,6 +28,9 @@ class Services:
     # Agent time: at high speed a real-time hiccup is many simulated seconds, so the
     # simulator widens the silence after which a pad is taken as down (see runner.py).
     device_timeout_s: float = 30.0
+    # An RS-485 bus is polled every bus_cycle_ms of real time: at high speed the simulator
+    # shortens it so a bus pad waits about as long in simulated time as on a real bus.
+    bus_cycle_ms: int = 100
     journal: str = "journal.sqlite"
 
 
@@ -57,6 +60,7 @@ def config_text(hall: SimHall, services: Services) -> str:
         lines += _table("scale", {"kind": "five"})
     lines += _table("agent", {"journal": services.journal,
                               "device_timeout_s": services.device_timeout_s,
+                              "bus_cycle_ms": services.bus_cycle_ms,
                               "status_listen": services.status_listen})
     lines += _table("mqtt", {"host": layout.mqtt_host, "port": layout.mqtt_port,
                              "user": "agent", "password": services.agent_password})

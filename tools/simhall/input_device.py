@@ -3,24 +3,20 @@
 A real keypad or badge reader is /dev/input/eventN, read as 24-byte `struct input_event`
 records (timeval sec, usec; type u16; code u16; value s32). Without /dev/uinput (containers,
 CI) the simulator serves the same records on a Unix stream socket at the device's configured
-path, and `SocketSource` (the agent's side: an evdev_link.InputSource) reads them back as
-evdev.InputEvent. A socket behaves as evdev does where it matters: every reader gets the
-events from when it connected, events with no reader are lost, and unplugging (closing the
-socket, removing the path) gives the reader end-of-file, reported as ENODEV like the kernel
-does for an unplugged device; the path is missing (ENOENT) until it is plugged in again.
+path, and the agent's evdev link reads them back as evdev.InputEvent
+(edge_agent/service/socket_input.py). A socket behaves as evdev does where it matters: every
+reader gets the events from when it connected, events with no reader are lost, and
+unplugging (closing the socket, removing the path) gives the reader end-of-file, reported as
+ENODEV like the kernel does for an unplugged device; the path is missing (ENOENT) until it
+is plugged in again.
 """
 
 from __future__ import annotations
 
-import errno
 import socket
-import struct
 from pathlib import Path
 
-import evdev
-
-RECORD = struct.Struct("llHHi")  # struct input_event on 64-bit Linux
-MAX_READ = RECORD.size * 64
+from edge_agent.service.socket_input import RECORD
 
 
 class SocketInput:
@@ -90,47 +86,3 @@ class SocketInput:
                 reader.close()  # the reader went away (the agent restarted)
                 self._readers.remove(reader)
                 self.dropped += len(events)
-
-
-class SocketSource:
-    """The agent's side of a simulated input device (evdev_link.InputSource)."""
-
-    def __init__(self, path: str) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.connect(path)
-        except (FileNotFoundError, ConnectionRefusedError):
-            sock.close()
-            raise OSError(errno.ENOENT, f"{path}: no such input device") from None
-        except OSError:
-            sock.close()
-            raise
-        sock.setblocking(False)
-        self._sock = sock
-        self._rest = b""
-
-    def fileno(self) -> int:
-        return self._sock.fileno()
-
-    def read(self) -> list[evdev.InputEvent]:
-        try:
-            data = self._sock.recv(MAX_READ)  # BlockingIOError when nothing is there
-        except ConnectionResetError:
-            data = b""  # unplugged before the simulator took the connection
-        if not data:
-            raise OSError(errno.ENODEV, "unplugged")
-        data = self._rest + data
-        whole = len(data) - len(data) % RECORD.size
-        self._rest = data[whole:]
-        return [_event(*RECORD.unpack_from(data, i)) for i in range(0, whole, RECORD.size)]
-
-    def grab(self) -> None:
-        pass  # a simulated device has no other reader to keep out
-
-    def close(self) -> None:
-        self._sock.close()
-
-
-
-def _event(sec: int, usec: int, etype: int, code: int, value: int) -> evdev.InputEvent:
-    return evdev.InputEvent(sec, usec, etype, code, value)  # type: ignore[no-untyped-call]

@@ -104,7 +104,7 @@ def listening(host: str, port: int) -> bool:
 
 
 def agent(config_path: Path, clock_spec: str, log: Path) -> Child:
-    argv = [sys.executable, "-m", "tools.simhall.agent", "run", "--config", str(config_path),
+    argv = [sys.executable, "-m", "edge_agent", "run", "--config", str(config_path),
             "--clock", clock_spec]
     return Child(AGENT, argv, log, cwd=Path(__file__).resolve().parents[2])
 

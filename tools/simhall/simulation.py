@@ -47,6 +47,7 @@ DRAIN_S = 30.0
 # real-time hiccup (a busy CPU) is never taken for a device gone.
 REAL_GRACE_S = 3.0
 BUS_CYCLE_S = 0.1  # edge_agent.service.serial_link CYCLE_MIN_S: a bus pad waits that for a poll
+MIN_BUS_CYCLE_MS = 5
 DOUBLE_PRESS_MARGIN_S = 1.0  # what a late press may lose of the 3 s grace (people's gap <= 1.5)
 
 
@@ -124,7 +125,8 @@ def hall_services(opts: Options, seed_salt: str) -> tuple[Layout, Services, int]
                    hook_listen=f"{HOST}:{hook_port}",
                    status_listen=f"{HOST}:{opts.status_port or services.free_port()}",
                    center_url=opts.center_url, center_token=opts.center_token,
-                   device_timeout_s=max(30.0, REAL_GRACE_S * opts.speed))
+                   device_timeout_s=max(30.0, REAL_GRACE_S * opts.speed),
+                   bus_cycle_ms=bus_cycle_ms(opts.speed))
     return layout, svc, hook_port
 
 
@@ -176,7 +178,7 @@ class Simulation:
             self.children.append(agent)
             agent.start()
         else:
-            print(f"start the agent now:\n  python -m tools.simhall.agent run --config "
+            print(f"start the agent now:\n  python -m edge_agent run --config "
                   f"{self.work / 'hall.toml'} --clock {self.clock.spec()}",
                   file=self.out, flush=True)
         _wait_hook(self.hook_port, agent)
@@ -230,9 +232,15 @@ def agent_report(config: Path, journal: Path, month: str) -> dict[str, Any]:
     return doc
 
 
+def bus_cycle_ms(speed: float) -> int:
+    """The agent's bus poll cycle: a real bus's 100 ms of simulated time, at least 5 ms real
+    (below that the loops' own turns dominate)."""
+    return max(MIN_BUS_CYCLE_MS, min(100, round(BUS_CYCLE_S * 1000 / speed)))
+
+
 def bus_note(opts: Options) -> str | None:
     """What the speed does to RS-485 counters, if it matters (docs in the report)."""
-    late_s = BUS_CYCLE_S * opts.speed
+    late_s = bus_cycle_ms(opts.speed) / 1000 * opts.speed
     if "rs485" not in opts.layout.links or late_s <= DOUBLE_PRESS_MARGIN_S:
         return None
     return (f"note: the agent polls an RS-485 bus every {BUS_CYCLE_S * 1000:.0f} ms of real "
