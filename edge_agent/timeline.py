@@ -84,6 +84,9 @@ class EventParser:
                    get("source") or "pad", get("device"), get("reason"))
         if etype == "rating":
             self._check_rating(ev)
+            pressed = get("pressed")
+            if pressed is not None:
+                ev.pressed = _pressed(parse_time(pressed, line), ev.t, line)
         return ev
 
     def _check_rating(self, ev: Event) -> None:
@@ -95,6 +98,13 @@ class EventParser:
                                          f"(one of {', '.join(sorted(self.levels))})")
         if ev.source not in SOURCES:
             raise TimelineError(ev.line, f'"source" must be pad or staff, got {ev.source!r}')
+
+
+def _pressed(pressed: int, t: int, line: int) -> int:
+    if pressed > t:
+        raise TimelineError(line, '"pressed" must not be later than "t" (it is when a late '
+                                  "press was made)")
+    return pressed
 
 
 def parse_time(value: Any, line: int) -> int:
@@ -147,4 +157,6 @@ def event_to_dict(ev: Event, tz: ZoneInfo) -> dict[str, Any]:
         value = getattr(ev, key)
         if value is not None and not (key == "source" and ev.type != "rating"):
             out[key] = value
+    if ev.pressed is not None:
+        out["pressed"] = format_time(ev.pressed, tz)
     return out

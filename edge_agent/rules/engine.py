@@ -354,6 +354,7 @@ class RulesEngine:
 
     def _rating(self, ev: Event, c: CounterState) -> None:
         t = ev.t
+        at = t if ev.pressed is None else ev.pressed  # the press checks: when it was made
         ticket = c.ticket
         last = c.last_accepted
         incident: str | None = "unbound_rating"
@@ -361,7 +362,7 @@ class RulesEngine:
             reason = "closed"
         elif c.pause is not None:
             reason = "paused"
-        elif last is not None and t - last <= self._grace:
+        elif last is not None and at - last <= self._grace:
             reason, incident = "double_press", None
         elif ev.source == "staff" or (
             ticket is not None and ticket.applicant is not None
@@ -370,14 +371,14 @@ class RulesEngine:
             reason = incident = "self_rating"
         elif ticket is None:
             reason = "invite_expired" if c.expired else "no_service"
-        elif ticket.rated or (last is not None and t - last < self._interval):
+        elif ticket.rated or (last is not None and at - last < self._interval):
             reason = "already_rated" if ticket.rated else "too_soon"
             incident = None if ticket.consecutive_flagged else "consecutive_rating"
             ticket.consecutive_flagged = True
         else:
             reason, incident = "accepted", None
             ticket.rated = True
-            c.last_accepted = t
+            c.last_accepted = at
         assert ev.level is not None
         self._outputs.append(Decision(  # positional: one of these per rating press
             ev.line, t, c.id, reason == "accepted", reason,

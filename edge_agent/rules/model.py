@@ -45,6 +45,9 @@ class Event:
     source: str = "pad"
     device: str | None = None
     reason: str | None = None
+    # A rating that reached the engine late (a pad's stored press, a slow bus): when the
+    # citizen pressed, earlier than `t`. The press checks measure from it (rules.md).
+    pressed: int | None = None
 
 
 @dataclass(slots=True)

@@ -393,13 +393,15 @@ class Core:
 
     # --- deciding and committing -----------------------------------------------------------
 
-    def _time(self, t: int) -> int:
-        """Inputs reach the engine in time order: a late arrival takes the latest time."""
-        last = self.engine.now
-        return t if last is None or t >= last else last
-
     def _event(self, ev: Event, batch: Batch, *, wire: dict[str, Any] | None = None) -> None:
-        ev.t = self._time(ev.t)
+        last = self.engine.now
+        if last is not None and ev.t < last:
+            # Inputs reach the engine in time order: a late arrival takes the latest time.
+            # A late rating keeps when it was pressed, for the double-press and too-soon
+            # checks; what the counter's state was then is not rewound (architecture.md).
+            if ev.type == "rating":
+                ev.pressed = ev.t
+            ev.t = last
         ev.line = self.journal.head_seq + len(batch.entries) + 1
         outputs = self.engine.handle(ev)
         data = event_to_dict(ev, self._tz)

@@ -230,3 +230,20 @@ def test_the_live_journal_replays_to_the_same_decisions_and_incidents(tmp_path: 
     out = io.StringIO()
     json.dump(core.status, out)  # the status snapshot is plain JSON
     assert core.status["counters"][0]["today"]["ratings"] == 2
+
+
+def test_a_press_that_waited_for_its_poll_keeps_its_press_time(tmp_path: Path) -> None:
+    """A citizen's double press 0.5 s apart, the second held 8 s by the link (a slow bus, a
+    retransmission) while time passed in the engine: still a double press, not 连续评价."""
+    clock = ManualClock(MONDAY_9)
+    core = make_core(tmp_path / "j.sqlite", clock)
+    open_counter(core, clock)
+    pad = Pad()
+    core.step([SerialBytes("/dev/ttyPAD", pad.press(), clock.now_us())])
+    clock.advance(8)
+    core.step([])  # a tick: the engine's clock moves past the second press
+    core.step([SerialBytes("/dev/ttyPAD", pad.press(age_ms=7500), clock.now_us())])
+    rows = [r for r in journal_rows(tmp_path / "j.sqlite") if r[2]["type"] == "rating"]
+    assert [r[3]["decision"]["reason"] for r in rows] == ["accepted", "double_press"]
+    assert rows[1][2]["pressed"] < rows[1][2]["t"]
+    assert not any(r[3].get("incidents") for r in rows)
