@@ -369,10 +369,8 @@ class Core:
             if item.done is not None:
                 batch.answers.append((item.done, False, f"unknown counter {item.counter!r}"))
             return
-        state = self.engine.counters.get(item.counter)
-        if item.type == "ticket_called" and state is not None and state.ticket is not None \
-                and state.ticket.id == item.ticket:
-            # The queue system retried a call it had no answer for: it is journaled already.
+        if self._retried(item):
+            # The queue system retried a report it had no answer for: journaled already.
             if item.done is not None:
                 batch.answers.append((item.done, True, ""))
             return
@@ -380,6 +378,13 @@ class Core:
                           applicant=item.applicant), batch)
         if item.done is not None:
             batch.answers.append((item.done, True, ""))
+
+    def _retried(self, item: QueueReport) -> bool:
+        state = self.engine.counters.get(item.counter)
+        ticket = state.ticket if state is not None else None
+        if ticket is None or item.ticket is None or ticket.id != item.ticket:
+            return False
+        return item.type == "ticket_called" or ticket.invited_at is not None
 
     def _center_fault(self, item: FaultRecord, batch: Batch) -> None:
         device = self.devices.by_id.get(item.device)

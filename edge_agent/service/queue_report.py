@@ -3,8 +3,12 @@
 A report is a JSON object::
 
     {"counter": "A01", "type": "ticket_called", "ticket": "T001", "applicant_id": "310..."}
-    {"counter": "A01", "type": "service_done"}
+    {"counter": "A01", "type": "service_done", "ticket": "T001"}
 
+A queue system retries a report it got no answer for. A retried `ticket_called` for the
+counter's current ticket, or a retried `service_done` naming the current ticket once it is
+invited, is answered but not journaled again (core.py); a `service_done` without a ticket
+cannot be told from a second 请评价 and is taken as one.
 ``applicant_id`` (the citizen's ID number) is optional and is turned into a salted hash here,
 at the edge of the agent: the number itself never reaches the journal, the log or the wire.
 """
@@ -56,10 +60,12 @@ def parse_report(body: bytes, salt: str, counters: Collection[str], t_us: int) -
     ticket = obj.get("ticket")
     if kind == "ticket_called" and (not isinstance(ticket, str) or not _TICKET.match(ticket)):
         raise ReportError("a ticket_called report needs \"ticket\": 1-32 printable characters")
+    if ticket is not None and (not isinstance(ticket, str) or not _TICKET.match(ticket)):
+        raise ReportError("ticket must be 1-32 printable characters")
     applicant = obj.get("applicant_id")
     if applicant is not None and (not isinstance(applicant, str)
                                   or not _ID_NUMBER.match(applicant.strip())):
         raise ReportError("applicant_id must be 6-32 letters and digits (an ID number)")
     return QueueReport(counter=counter, type=kind, t_us=t_us,
-                       ticket=ticket if kind == "ticket_called" else None,
+                       ticket=ticket,
                        applicant=id_hash(salt, applicant) if applicant else None)

@@ -247,3 +247,33 @@ def test_a_press_that_waited_for_its_poll_keeps_its_press_time(tmp_path: Path) -
     assert [r[3]["decision"]["reason"] for r in rows] == ["accepted", "double_press"]
     assert rows[1][2]["pressed"] < rows[1][2]["t"]
     assert not any(r[3].get("incidents") for r in rows)
+
+
+def test_a_retried_report_naming_the_current_ticket_is_answered_not_journaled(
+        tmp_path: Path) -> None:
+    """A queue system that lost the answer (the agent was killed after its commit) retries:
+    the call and the invitation are journaled once, and the rated ticket is not followed by
+    an anonymous one, which a second 请评价 without a ticket would open."""
+    clock = ManualClock(MONDAY_9)
+    core = make_core(tmp_path / "j.sqlite", clock)
+    answers: list[bool] = []
+
+    def report(kind: str, ticket: str | None) -> QueueReport:
+        return QueueReport("A01", kind, clock.now_us(), ticket=ticket,
+                           done=lambda ok, _why: answers.append(ok))
+
+    core.step([BadgeRead("A01-badge", "1001", clock.now_us())])
+    for kind in ("ticket_called", "ticket_called", "service_done"):
+        clock.advance(30)
+        core.step([report(kind, "T1")])
+    clock.advance(5)
+    core.step([SerialBytes("/dev/ttyPAD", Pad().press(), clock.now_us())])
+    clock.advance(30)
+    core.step([report("service_done", "T1")])
+    kinds = [(r[2]["type"], r[2].get("ticket")) for r in journal_rows(tmp_path / "j.sqlite")
+             if r[1] == "event" and not r[2]["type"].startswith("device_")]
+    assert kinds == [("staff_login", None), ("ticket_called", "T1"), ("service_done", "T1"),
+                     ("rating", None)]
+    assert answers == [True, True, True, True]
+    state = core.engine.counters["A01"]
+    assert state.ticket is not None and state.ticket.id == "T1" and state.ticket.rated

@@ -149,6 +149,16 @@ def test_a_service_done_without_applicant(hook: tuple[QueueHook, FakeCore]) -> N
     assert core.received[0] == QueueReport(counter="A02", type="service_done", t_us=NOW_US)
 
 
+def test_a_service_done_may_name_its_ticket_and_a_bad_one_is_refused(
+        hook: tuple[QueueHook, FakeCore]) -> None:
+    server, core = hook
+    assert post(server, {"counter": "A02", "type": "service_done", "ticket": "T7"})[0] == 200
+    assert core.received[0].ticket == "T7"
+    status, body, _ = post(server, {"counter": "A02", "type": "service_done", "ticket": ""})
+    assert status == 400 and "ticket must be 1-32 printable characters" in str(body)
+    assert len(core.received) == 1
+
+
 def test_reports_on_one_kept_alive_connection_each_get_their_answer() -> None:
     with running_hook() as (server, core):
         conn = connect(server)
