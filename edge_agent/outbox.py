@@ -46,6 +46,8 @@ from edge_agent.service_config import CenterConfig
 log = logging.getLogger("edge_agent.outbox")
 FAULT_REF = re.compile(r"^center:(\d+): ")
 FAULT_TYPES = ("fault_report", "fault_cleared")
+# What a kept-alive connection the server closed while idle fails with on its next use.
+STALE = (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected)
 _SELECT = ("SELECT seq, t_us, kind, event, outcome, prev, hash FROM records "
            "WHERE seq > ? ORDER BY seq LIMIT ?")
 
@@ -119,16 +121,24 @@ class CenterClient:
 
     def request(self, method: str, path: str, body: bytes | None = None,
                 headers: dict[str, str] | None = None) -> tuple[int, Any]:
-        """(status, the JSON answer or its text); raises Unreachable with no answer."""
+        """(status, the JSON answer or its text); raises Unreachable with no answer.
+
+        A kept-alive connection the center has closed while idle (uvicorn does after 5 s)
+        fails on first use: that is retried at once on a new connection, never counted as
+        the center being down. Every request is safe to repeat (batches are idempotent)."""
+        all_headers = {**self._headers, **(headers or {})}
+        if body is not None:
+            all_headers["Content-Type"] = "application/json"
+        reused = self._conn is not None
         try:
-            if self._conn is None:
-                self._conn = self._connect()
-            all_headers = {**self._headers, **(headers or {})}
-            if body is not None:
-                all_headers["Content-Type"] = "application/json"
-            self._conn.request(method, self.base + path, body, all_headers)
-            response = self._conn.getresponse()
-            data = response.read()
+            try:
+                response, data = self._exchange(method, path, body, all_headers)
+            except STALE as exc:
+                if not reused:
+                    raise
+                log.debug("outbox: kept-alive connection was closed (%s): reconnecting", exc)
+                self.close()
+                response, data = self._exchange(method, path, body, all_headers)
         except (OSError, http.client.HTTPException) as exc:
             self.close()
             raise Unreachable(f"{type(exc).__name__}: {exc}" if str(exc)
@@ -139,6 +149,14 @@ class CenterClient:
             return response.status, json.loads(data)
         except ValueError:
             return response.status, data.decode(errors="replace")[:300]
+
+    def _exchange(self, method: str, path: str, body: bytes | None,
+                  headers: dict[str, str]) -> tuple[http.client.HTTPResponse, bytes]:
+        if self._conn is None:
+            self._conn = self._connect()
+        self._conn.request(method, self.base + path, body, headers)
+        response = self._conn.getresponse()
+        return response, response.read()
 
     def close(self) -> None:
         if self._conn is not None:
