@@ -13,12 +13,17 @@
 Pad keys are pressed at the act's own simulated time (the pad is stepped there; the age
 it sends lets the agent stamp the press right). Keypads, badges and the queue system act
 when the simulator's loop reaches the act: the agent stamps them on arrival.
+
+An act on a keypad or badge reader that no reader got (the device unplugged, the agent down)
+is lost, as on real evdev: it is kept in `lost` with why, so a fault's cost can be told
+from a bug.
 """
 
 from __future__ import annotations
 
 import random
 from collections import Counter
+from dataclasses import dataclass
 
 from tools.simhall.hall import SimHall, Station
 from tools.simhall.people import Act
@@ -28,23 +33,35 @@ KEYPAD_ACTIONS = {"service_done": "invite", "invite_cancel": "cancel_invite",
                   "fault_report": "fault", "fault_cleared": "fault_cleared"}
 
 
+@dataclass(frozen=True)
+class LostAct:
+    t_us: int
+    counter: str
+    kind: str
+    device: str
+    why: str
+
+
 class Performer:
     def __init__(self, hall: SimHall, queue: QueueSystem | None, rng: random.Random) -> None:
         self.hall = hall
         self.queue = queue
         self.rng = rng
         self.done: Counter[str] = Counter()
+        self.lost: list[LostAct] = []
 
     def do(self, act: Act, now_us: int) -> None:
         station = self.hall.stations[act.counter]
         kind = act.body["type"]
         at_ms = act.t // 1000
         if kind in ("staff_login", "staff_logout"):
-            station.badge.read(station.desk.card, now_us)
+            self._lost(act, now_us, station.badge.device,
+                       station.badge.read(station.desk.card, now_us))
         elif kind == "ticket_called":
-            self._call(station, act.body["ticket"], now_us)
+            self._call(station, act, now_us)
         elif kind in KEYPAD_ACTIONS:
-            station.keypad.press(KEYPAD_ACTIONS[kind], now_us)
+            self._lost(act, now_us, station.keypad.device,
+                       station.keypad.press(KEYPAD_ACTIONS[kind], now_us))
         elif kind in ("pause", "resume"):
             station.pad.press_pause(at_ms)
         elif kind == "rating":
@@ -57,10 +74,16 @@ class Performer:
             raise ValueError(f"the simulator cannot act out a {kind!r} event")
         self.done[kind] += 1
 
-    def _call(self, station: Station, ticket: str, now_us: int) -> None:
+    def _lost(self, act: Act, now_us: int, device: str, why: str) -> None:
+        if why:
+            self.lost.append(LostAct(now_us, act.counter, act.body["type"], device, why))
+
+    def _call(self, station: Station, act: Act, now_us: int) -> None:
         if self.queue is None:  # a hall without a queue system: staff call on the keypad
-            station.keypad.press("call_next", now_us)
+            self._lost(act, now_us, station.keypad.device,
+                       station.keypad.press("call_next", now_us))
             return
+        ticket = act.body["ticket"]
         number = station.desk.id_numbers.pop(ticket, None)  # used once, then forgotten
         self.queue.call(station.counter, ticket, number)
 

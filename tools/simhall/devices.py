@@ -11,12 +11,14 @@ loop, and advance() what its loop does, at the simulated times of each key chang
 from __future__ import annotations
 
 import json
+import struct
+from collections import Counter
 from pathlib import Path
 from typing import Any, Protocol
 
 from tools.simhall.clock import ticks
 from tools.simhall.firmware import module
-from tools.simhall.ledger import Ledger
+from tools.simhall.ledger import EventId, Ledger
 from tools.simhall.pins import PAUSE_BIT, Pins
 
 _app = module("app")
@@ -27,7 +29,9 @@ _selftest = module("selftest")
 _fs = module("fs")
 
 PRESS = int(_messages.PRESS)
+EVENT_KINDS = frozenset(int(k) for k in _messages.EVENTS)
 GOOD_AFTER_MS = int(_app.GOOD_AFTER_MS)
+OUTBOX_FILE = str(module("outbox").NAME)
 
 
 class Link(Protocol):
@@ -61,9 +65,10 @@ class Gate:
     not): the pad keeps its events, and sends them at the present step with their true age.
     """
 
-    def __init__(self, link: Link) -> None:
+    def __init__(self, link: Link, sent: Counter[EventId] | None = None) -> None:
         self.link = link
         self.live = True
+        self.sent = sent if sent is not None else Counter()  # event -> times sent
 
     @property
     def polled(self) -> bool:
@@ -74,6 +79,9 @@ class Gate:
             self.link.step(now)
 
     def send(self, raw: bytes) -> None:
+        if len(raw) >= 9 and raw[2] in EVENT_KINDS:
+            boot, seq = struct.unpack_from(">HI", raw, 3)
+            self.sent[(boot, seq)] += 1
         self.link.send(raw)
 
     def recv(self) -> list[bytes]:
@@ -102,6 +110,7 @@ class SimPad:
         self.board = board
         self.pins = Pins()
         self.ledger = Ledger()
+        self.sent: Counter[EventId] = Counter()  # event -> times handed to the link
         self.pad: Any = None  # firmware pad.Pad while powered and booted
         self._link: Gate | None = None
         self._fs: Any = None
@@ -130,7 +139,7 @@ class SimPad:
         if safe or cfg is None:
             self.safe_mode = "boot loop" if safe else "bad config.json"
             return  # the board would blink SOS with the REPL open: nothing on the link
-        link = Gate(self.board.open(cfg, now))
+        link = Gate(self.board.open(cfg, now), self.sent)
         pad = _pad.Pad(cfg, self.pins, link, fs, boot, now)
         self._link = link
         ok, fail = _selftest.run(cfg, fs, self.pins.keys(), None, True)
@@ -204,3 +213,16 @@ class SimPad:
 
     def presses_acked(self) -> list[tuple[int, int]]:
         return sorted(set(self.presses()) & self.ledger.acked)
+
+    def in_flight(self) -> list[tuple[EventId, int]]:
+        """(event, type) of each event sent at least once, not yet acknowledged, and in the
+        outbox file on flash: what a power cut now would leave to be sent again at boot."""
+        if self.pad is None:
+            return []
+        try:
+            rows = json.loads((self.flash / OUTBOX_FILE).read_text(encoding="utf-8"))["e"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return []
+        saved = {(int(r[0]), int(r[1])) for r in rows}
+        return [((int(e[0]), int(e[1])), int(e[2])) for e in self.pad.outbox.entries
+                if (int(e[0]), int(e[1])) in saved and self.sent[(int(e[0]), int(e[1]))]]

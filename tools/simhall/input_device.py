@@ -14,6 +14,7 @@ is plugged in again.
 from __future__ import annotations
 
 import socket
+from collections import Counter
 from pathlib import Path
 
 from edge_agent.service.socket_input import RECORD
@@ -28,6 +29,7 @@ class SocketInput:
         self._readers: list[socket.socket] = []
         self.written = 0
         self.dropped = 0  # events no reader got (none connected, or its buffer full)
+        self.drops: Counter[str] = Counter()  # bursts no reader got, by why
 
     @property
     def plugged(self) -> bool:
@@ -68,21 +70,34 @@ class SocketInput:
             reader.setblocking(False)
             self._readers.append(reader)
 
-    def emit(self, events: list[tuple[int, int, int, int]]) -> None:
-        """(t_us, type, code, value) records, sent as one burst to every reader."""
+    def emit(self, events: list[tuple[int, int, int, int]]) -> str:
+        """(t_us, type, code, value) records, sent as one burst to every reader. Returns ""
+        when a reader got them, else why none did: "unplugged", "no reader" (the agent has
+        not opened the device), "reader gone" (the agent died), "reader full"."""
         self.accept()
         data = b"".join(RECORD.pack(t // 1_000_000, t % 1_000_000, typ, code, value)
                         for t, typ, code, value in events)
-        if not self._readers:
+        if self._server is None:
+            why = "unplugged"
+        elif not self._readers:
+            why = "no reader"
+        else:
+            why = self._send(data, len(events))
+        if why:
             self.dropped += len(events)
-            return
+            self.drops[why] += 1
+        return why
+
+    def _send(self, data: bytes, n: int) -> str:
+        why = "reader gone"
         for reader in list(self._readers):
             try:
                 reader.sendall(data)
-                self.written += len(events)
+                self.written += n
+                why = ""
             except BlockingIOError:
-                self.dropped += len(events)  # a reader that stopped reading: as evdev does
+                why = why and "reader full"  # a reader that stopped reading: as evdev does
             except OSError:
                 reader.close()  # the reader went away (the agent restarted)
                 self._readers.remove(reader)
-                self.dropped += len(events)
+        return why

@@ -44,9 +44,10 @@ class Keypad:
         self.keymap = keymap
         self.presses = 0
 
-    def press(self, action: str, t_us: int, level: str | None = None) -> None:
-        self.dev.emit(key_events(code_for(self.keymap, action, level), t_us))
+    def press(self, action: str, t_us: int, level: str | None = None) -> str:
+        """Press the key for `action`; "" if a reader got it, else why not (emit)."""
         self.presses += 1
+        return self.dev.emit(key_events(code_for(self.keymap, action, level), t_us))
 
 
 _DIGITS = {str(i): getattr(ecodes, f"KEY_{i}") for i in range(10)}
@@ -81,6 +82,7 @@ class BadgeReader:
         self.dev = dev
         self.reads = 0
 
-    def read(self, card: str, t_us: int) -> None:
-        self.dev.emit(card_events(card, t_us))
+    def read(self, card: str, t_us: int) -> str:
+        """Type `card`; "" if a reader got it, else why not (emit)."""
         self.reads += 1
+        return self.dev.emit(card_events(card, t_us))

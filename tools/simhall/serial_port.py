@@ -11,12 +11,16 @@ the same path.
 - `BusPort` + `BusBoard`: an RS-485 bus, one port shared by several pads. Every frame on the
   line reaches the pad whose address it carries (as firmware's bus mode expects: a pad
   answers only polls to its own address); a pad that is off hears nothing.
+- `Noise`: bit errors on a port, each way (`PtyPort.noise_out`, `noise_in`): the fault
+  injector (faults.py) sets them for a run's bit-error rate.
 """
 
 from __future__ import annotations
 
 import errno
+import math
 import os
+import random
 import tty
 from pathlib import Path
 from typing import Any
@@ -30,6 +34,49 @@ _serial_link = module("serial_link")
 READ_CHUNK = 4096
 
 
+class Noise:
+    """Bit errors on a line: each bit flipped with probability `ber`, independently.
+
+    The gap to the next flip is drawn from the geometric distribution, so the cost is per
+    flip, not per bit (at a BER of 1e-5 a flip every 12 500 bytes)."""
+
+    def __init__(self, ber: float, rng: random.Random) -> None:
+        if not 0.0 <= ber < 1.0:
+            raise ValueError(f"bit-error rate: 0 <= BER < 1, got {ber!r}")
+        self.ber = ber
+        self._rng = rng
+        self.bits = 0  # bits that went through
+        self.bits_flipped = 0
+        self.bytes_flipped = 0  # bytes with at least one bit flipped
+        self._gap = self._draw()
+
+    def _draw(self) -> int:
+        """Bits that pass untouched before the next flip."""
+        if self.ber <= 0.0:
+            return -1
+        u = 1.0 - self._rng.random()  # (0, 1]
+        return int(math.log(u) / math.log1p(-self.ber))
+
+    def corrupt(self, data: bytes) -> bytes:
+        n = len(data) * 8
+        self.bits += n
+        if self._gap < 0 or self._gap >= n:
+            if self._gap >= 0:
+                self._gap -= n
+            return data
+        out = bytearray(data)
+        pos = self._gap
+        hit: set[int] = set()
+        while pos < n:
+            out[pos // 8] ^= 0x80 >> (pos % 8)
+            self.bits_flipped += 1
+            hit.add(pos // 8)
+            pos += 1 + self._draw()
+        self._gap = pos - n
+        self.bytes_flipped += len(hit)
+        return bytes(out)
+
+
 class PtyPort:
     """One pty pair behind a stable path; the master end is the device's."""
 
@@ -39,6 +86,9 @@ class PtyPort:
         self._slave: int | None = None
         self.written = 0
         self.dropped = 0  # bytes written while nobody read the port (its buffer full)
+        # Bit errors on the line, device to agent and agent to device (faults.py sets them).
+        self.noise_out: Noise | None = None
+        self.noise_in: Noise | None = None
 
     @property
     def plugged(self) -> bool:
@@ -81,6 +131,8 @@ class PtyPort:
         if self._master is None:
             self.dropped += len(data)
             return 0
+        if self.noise_out is not None:
+            data = self.noise_out.corrupt(data)
         try:
             n = os.write(self._master, data)
         except (BlockingIOError, OSError):
@@ -93,9 +145,10 @@ class PtyPort:
         if self._master is None:
             return b""
         try:
-            return os.read(self._master, READ_CHUNK)
+            data = os.read(self._master, READ_CHUNK)
         except (BlockingIOError, OSError):
             return b""  # nothing there; EIO: no reader on the other side just now
+        return self.noise_in.corrupt(data) if self.noise_in is not None and data else data
 
 
 class UsbBoard:
