@@ -1,35 +1,179 @@
-"""The demo: a day of a small hall through the rules, the journal and the monthly report.
+"""The demo (README's main command, `tools/demo`): a live simulated hall's working day.
 
-Runs the shipped sample day (12 counters, some of them cheating) the way a technician would:
-record it into a fresh journal, verify the journal's chain, print the month's report from
-the journal, and check that every cheating behaviour injected raised its incident while the
-honest counters raised none.
+A 12-counter hall (pads on USB, RS-485 and MQTT; some staff cheating) is simulated on the
+real pad firmware logic against the real services: mosquitto, the edge agent, redis-server
+and the center. The day 08:30-18:00 runs in a few minutes (x200). At the start it prints the
+agent's live status page and how to fetch the center's report page; at the end the day's
+report from the center, the press tally (every press a pad saw acknowledged counted once at
+the center), and behaviour injected -> incidents raised by the agent and by the center.
+Exit status 0 only if every check holds (docs/simulator.md).
+
+    python -m tools.demo [--speed 200] [--seed 1]    the live simulated hall (var/demo)
+    python -m tools.demo --replay                    the shipped sample day replayed through
+                                                     the rules, journal and report
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import shlex
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+
+from edge_agent.config import ConfigError
+from tools.simhall import check, services, tally
+from tools.simhall.center import CenterError
+from tools.simhall.simulation import Options, Outcome, Simulation, execute
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "edge_agent" / "samples"
 WORK = ROOT / "var" / "demo"
+REPLAY_WORK = ROOT / "var" / "demo-replay"
 MONTH = "2026-03"
+DAY = date(2026, 3, 2)  # a Monday
+STATUS_PORT = 8480
+SPEED = 200.0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tools/demo", description=__doc__.split("\n")[0])
+    p.add_argument("--replay", action="store_true",
+                   help="replay the shipped sample day instead (no services)")
+    p.add_argument("--speed", type=float, default=SPEED,
+                   help="simulated seconds per real second (default %(default)g: ~3 min)")
+    p.add_argument("--seed", type=int, default=1, help="the people's seed (default 1)")
+    p.add_argument("--counters", type=int, default=12, help="(default 12)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.replay:
+        return replay()
+    if args.speed <= 0 or args.counters <= 0:
+        print("demo: --speed and --counters must be greater than 0", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, _terminated)  # so every child is stopped on the way out
+    began = time.monotonic()
+    try:
+        outcome = execute(_options(args), started=_announce)
+    except (ValueError, ConfigError, services.ServiceError, CenterError, OSError) as exc:
+        print(f"demo: error: {exc}", file=sys.stderr)
+        return 2
+    return _conclude(outcome, time.monotonic() - began)
+
+
+def _terminated(signum: int, frame: object) -> NoReturn:
+    raise SystemExit(128 + signum)
+
+
+def _options(args: argparse.Namespace) -> Options:
+    port = STATUS_PORT if _free(STATUS_PORT) else services.free_port()
+    return Options(counters=args.counters, days=[DAY], seed=args.seed, speed=args.speed,
+                   cheats=True, work=WORK, status_port=port, lead_s=2.0)
+
+
+def _free(port: int) -> bool:
+    try:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", port))
+            return True
+    except OSError:
+        return False
+
+
+def _announce(sim: Simulation) -> None:
+    """Where to look while the day runs."""
+    o = sim.opts
+    links = ", ".join(o.layout.links)
+    print(f"Demo: a working day ({DAY:%a %Y-%m-%d}) of a {o.counters}-counter hall "
+          f"(pads on {links}; some staff cheat), x{o.speed:g}: about "
+          f"{(sim.end_us - sim.sim_start) / 1e6 / o.speed / 60:.0f} min.", flush=True)
+    print(f"  live status page (the agent):  http://{sim.svc.status_listen}/")
+    if sim.center is not None:
+        c = sim.center
+        print(f"  the center's report page, while the demo runs:\n"
+              f"    curl -s -H 'Authorization: Bearer {c.token}' "
+              f"{c.url}{c.report_path(MONTH, 'report.html')} > report.html")
+    print(f"  work folder: {_shown(sim.work)} (agent.log, journal.sqlite, center/, ...)\n",
+          flush=True)
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def _conclude(o: Outcome, seconds: float) -> int:
+    if o.center_reports:
+        print("\nThe day's report (the center's report.json):")
+        print(day_report(o.center_reports[0], o.work))
+    if o.presses is not None:
+        print("\nPresses, keyed by (device, boot, seq), from the pads to the center:")
+        print(tally.render(o.presses))
+    print("\nCheating behaviours injected -> incidents raised (rules on the plan, the agent's "
+          "journal, the center):")
+    print(check.side_by_side(o.expected, o.live, o.center_live))
+    print("\nChecks:")
+    for ok, what in _checks(o):
+        print(f"  {'ok  ' if ok else 'FAIL'} {what}")
+    page = o.work / "center" / f"report-{MONTH}.html"
+    if page.exists():
+        print(f"\nThe center's report page is kept at {_shown(page)}.")
+    print(f"Done in {seconds / 60:.1f} min of real time.")
+    return 0 if o.ok else 1
+
+
+def _checks(o: Outcome) -> list[tuple[bool, str]]:
+    p = o.presses
+    return [
+        (o.drained, "every press on a pad was acknowledged by the agent"),
+        (not o.summary["queue_refusals"], "the agent took every queue-system call"),
+        (o.forwarded is True, "the center caught up with the agent's journal"),
+        (p is not None and p.ok, "every acknowledged press counted exactly once at the center "
+                                 "(lost 0, duplicated 0)"),
+        (all(r.ok for r in o.expected), "the rules catch every injected behaviour in the plan"),
+        (o.live is not None and all(r.ok for r in o.live),
+         "the agent's journal raised every injected behaviour, and nothing else"),
+        (o.center_live is not None and all(r.ok for r in o.center_live),
+         "the center's report raised every injected behaviour, and nothing else"),
+        (bool(o.center_reports) and not o.report_diffs,
+         "the center's month report equals the agent's replay of its journal"),
+    ]
+
+
+def day_report(report: dict[str, Any], work: Path) -> str:
+    """Per counter: staff, profile, tickets, ratings, satisfied, satisfaction, score,
+    deductions."""
+    manifest = json.loads((work / "manifest.json").read_text(encoding="utf-8"))
+    rows = [f"{'counter':<8}{'staff':<7}{'profile':<13}{'tickets':>8}{'ratings':>8}"
+            f"{'satisfied':>10}{'satisf.':>8}{'score':>7}  deductions"]
+    for counter, row in sorted(report["counters"].items()):
+        info = manifest.get(counter, {})
+        share = f"{100 * row['satisfied'] / row['ratings']:.0f}%" if row["ratings"] else "-"
+        cuts = ", ".join(_deduction(d) for d in row["deductions"]) or "none"
+        rows.append(f"{counter:<8}{info.get('staff', '?'):<7}{info.get('profile', '?'):<13}"
+                    f"{row['volume']:>8}{row['ratings']:>8}{row['satisfied']:>10}{share:>8}"
+                    f"{row['score']:>7}  {cuts}")
+    return "\n".join(rows)
+
+
+def _deduction(d: dict[str, Any]) -> str:
+    text = f"{d['kind']} x{len(d['lines'])} -{d['points']}"
+    return text + (f" (+{d['exempt']} exempt)" if d.get("exempt") else "")
+
+
+# --- tools/demo --replay: the shipped sample day ------------------------------------------
+
 # What each injected behaviour must raise; an exempt outage is listed but not deducted.
-EXPECTED = {
-    "self_rating": "self_rating",
-    "consecutive_rating": "consecutive_rating",
-    "refused_evaluation": "refused_evaluation",
-    "not_prompted": "not_prompted",
-    "long_pause": "long_pause",
-    "device_offline": "device_offline",
-    "device_offline_exempt": "device_offline",
-}
+EXPECTED = check.RAISES
 PENALISED_FOR_HONEST = ("self_rating", "consecutive_rating", "refused_evaluation",
                         "not_prompted", "device_offline")
 
@@ -69,11 +213,12 @@ def check_table(report: dict[str, Any], manifest: dict[str, Any]) -> bool:
     return ok
 
 
-def main() -> int:
-    shutil.rmtree(WORK, ignore_errors=True)
-    WORK.mkdir(parents=True)
+def replay() -> int:
+    """The shipped sample day recorded, verified and reported (`tools/demo --replay`)."""
+    shutil.rmtree(REPLAY_WORK, ignore_errors=True)
+    REPLAY_WORK.mkdir(parents=True)
     config, day = str(SAMPLES / "hall.toml"), str(SAMPLES / "day.jsonl")
-    journal = str(WORK / "journal.sqlite")
+    journal = str(REPLAY_WORK / "journal.sqlite")
     print("Demo: one working day (2026-03-02) of a 12-counter hall; some staff cheat.")
     edge_agent("record", day, "--journal", journal, "--config", config)
     edge_agent("verify", journal)

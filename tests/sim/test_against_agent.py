@@ -26,7 +26,8 @@ def morning(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Simulati
     opts = Options(counters=3, days=[DAY], seed=4, speed=SPEED, cheats=False,
                    citizens=people.Citizens(arrivals_per_hour=30, service_s=(60, 180)),
                    work=tmp_path_factory.mktemp("sim") / "work", lead_s=1.0,
-                   until_us=to_us(datetime(2026, 3, 2, 9, 0, tzinfo=TZ)), progress=False)
+                   until_us=to_us(datetime(2026, 3, 2, 9, 0, tzinfo=TZ)), progress=False,
+                   center=False)  # the agent alone; the center's side: test_center_e2e.py
     sim = Simulation(opts)
     try:
         sim.prepare()

@@ -2,7 +2,7 @@
 badge readers, a queue system, and the citizens and staff (honest or not) who use them,
 against a running edge agent on a shared, faster-than-real clock.
 
-    tools/sim run                       a 12-counter day at x60: devices, mosquitto, agent
+    tools/sim run                       a 12-counter day: devices, mosquitto, agent, center
     tools/sim run --speed 60 --links usb,mqtt --counters 12 --work var/sim
     tools/sim run --no-agent            print the agent's command line and wait for it
     tools/sim plan --days 5 > week.jsonl   the people's plan only, as a timeline
@@ -18,5 +18,8 @@ against a running edge agent on a shared, faster-than-real clock.
     queue_system.py  the queue system's hook reports; acts.py  the plan done on devices
     hall.py        the devices of a hall; agent_config.py  the agent's hall file
     clock.py, runner.py, progress.py   simulated time, the loop, the clock bar
-    services.py    mosquitto and the agent as child processes; simulation.py  one run
+    services.py    mosquitto, redis-server, the center and the agent as child processes
+    center.py      the center's files, its API and its stored records
+    simulation.py  one run; tally.py  every press from pad to center (lost, duplicated)
+    faults.py      scheduled faults and the injector; fault_run.py  the long fault run
 """

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ class Services:
     status_listen: str = "127.0.0.1:8480"
     center_url: str = ""
     center_token: str = ""
+    center_retry_max_s: float = 300.0  # the outbox's longest back-off, in real seconds
     # Agent time: at high speed a real-time hiccup is many simulated seconds, so the
     # simulator widens the silence after which a pad is taken as down (see runner.py).
     device_timeout_s: float = 30.0
@@ -32,6 +34,7 @@ class Services:
     # shortens it so a bus pad waits about as long in simulated time as on a real bus.
     bus_cycle_ms: int = 100
     journal: str = "journal.sqlite"
+    hours: tuple[tuple[time, time], tuple[time, time]] | None = None  # [calendar], if given
 
 
 def q(value: str) -> str:
@@ -58,6 +61,11 @@ def config_text(hall: SimHall, services: Services) -> str:
     lines += _table("hall", {"id": layout.hall_id})
     if layout.keys == 5:
         lines += _table("scale", {"kind": "five"})
+    if services.hours is not None:
+        (m0, m1), (a0, a1) = services.hours
+        lines += ["[calendar]", f'morning = ["{m0:%H:%M}", "{m1:%H:%M}"]',
+                  f'afternoon = ["{a0:%H:%M}", "{a1:%H:%M}"]',
+                  f'summer_afternoon = ["{a0:%H:%M}", "{a1:%H:%M}"]', ""]
     lines += _table("agent", {"journal": services.journal,
                               "device_timeout_s": services.device_timeout_s,
                               "bus_cycle_ms": services.bus_cycle_ms,
@@ -67,7 +75,8 @@ def config_text(hall: SimHall, services: Services) -> str:
     lines += _table("hook", {"listen": services.hook_listen, "token": services.hook_token,
                              "salt": services.salt})
     if services.center_url:
-        lines += _table("center", {"url": services.center_url, "token": services.center_token})
+        lines += _table("center", {"url": services.center_url, "token": services.center_token,
+                                   "retry_max_s": services.center_retry_max_s})
     for station in hall.stations.values():
         lines += _table(f"counters.{station.counter}", {"name": f"Counter {station.counter}"})
     for station in hall.stations.values():

@@ -133,3 +133,33 @@ def table(results: list[CounterResult]) -> str:
                         f"{0:>9}{sum(extra.values()):>8}  "
                         f"{'FALSE POSITIVE: ' + what if extra else 'clean'}")
     return "\n".join(rows)
+
+
+def side_by_side(expected: list[CounterResult], agent: list[CounterResult] | None,
+                 center: list[CounterResult] | None) -> str:
+    """Behaviour injected -> incidents raised by the rules on the plan, by the agent (its
+    journal's month report) and by the center (its report.json); `-` where not asked."""
+    def by_counter(results: list[CounterResult] | None) -> dict[str, CounterResult]:
+        return {r.counter: r for r in results or []}
+
+    sides = [by_counter(expected), by_counter(agent), by_counter(center)]
+    rows = [f"{'counter':<8}{'profile':<13}{'behaviour':<24}{'injected':>9}{'rules':>7}"
+            f"{'agent':>7}{'center':>8}  verdict"]
+    for r in expected:
+        got = [s.get(r.counter) for s in sides]
+        for behaviour, n in sorted(r.injected.items()):
+            raised = [None if g is None else g.raised(behaviour) for g in got]
+            good = all(x is None or x == n for x in raised)
+            rows.append(f"{r.counter:<8}{r.profile:<13}{behaviour:<24}{n:>9}"
+                        + "".join(f"{'-' if x is None else x:>{w}}"
+                                  for x, w in zip(raised, (7, 7, 8), strict=True))
+                        + f"  {'caught' if good else 'MISMATCH'}")
+        extra = [None if g is None else sum(g.unexpected().values()) for g in got]
+        if any(extra) or not r.injected:
+            kinds = sorted({k for g in got if g is not None for k in g.unexpected()})
+            rows.append(f"{r.counter:<8}{r.profile:<13}{'(penalised, unpromised)':<24}{0:>9}"
+                        + "".join(f"{'-' if x is None else x:>{w}}"
+                                  for x, w in zip(extra, (7, 7, 8), strict=True))
+                        + ("  FALSE POSITIVE: " + ", ".join(kinds) if any(extra)
+                           else "  clean"))
+    return "\n".join(rows)

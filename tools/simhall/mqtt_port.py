@@ -35,6 +35,9 @@ class SocketStream:
     """A CPython socket with MicroPython's stream methods, for the firmware's MQTT client."""
 
     def __init__(self, sock: socket.socket) -> None:
+        # Nagle would hold a double press's second publish ~40 ms for the first one's ACK:
+        # nothing on a real pad, seconds of simulated time at x100 and above.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._sock = sock
 
     def fileno(self) -> int:

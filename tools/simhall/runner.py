@@ -1,9 +1,10 @@
 """The simulator's loop: act out the plan as simulated time reaches each act, and run every
 device between acts, waking as soon as a line, a socket or an input device has something.
 
-Acts are done before the devices step, so a key pressed at simulated time t is seen by the
-pad at t even when the loop gets there late (pins.py). The loop turns at least every
-LOOP_S of real time, as a board's main loop does (firmware/app.py LOOP_MS = 5).
+A fault injector, if any, steps first each turn (it may kill the agent or stop the center
+under the hall); then acts are done before the devices step, so a key pressed at simulated
+time t is seen by the pad at t even when the loop gets there late (pins.py). The loop turns
+at least every LOOP_S of real time, as a board's main loop does (firmware/app.py LOOP_MS = 5).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import select
 import time
 from collections.abc import Iterable, Iterator
+from typing import Protocol
 
 from tools.simhall.acts import Performer
 from tools.simhall.clock import SimClock
@@ -21,21 +23,29 @@ from tools.simhall.progress import ClockBar
 LOOP_S = 0.005
 
 
+class Faults(Protocol):
+    def step(self, now_us: int) -> None: ...
+
+
 class Runner:
     def __init__(self, hall: SimHall, clock: SimClock, acts: Iterable[Act],
-                 performer: Performer, bar: ClockBar | None = None) -> None:
+                 performer: Performer, bar: ClockBar | None = None,
+                 faults: Faults | None = None) -> None:
         self.hall = hall
         self.clock = clock
         self._acts: Iterator[Act] = iter(acts)
         self._next: Act | None = next(self._acts, None)
         self.performer = performer
         self.bar = bar
+        self.faults = faults
         self.turns = 0
 
     def run(self, end_us: int) -> None:
         """Until simulated time `end_us` (acts after it are left undone)."""
         while True:
             now = self.clock.now_us()
+            if self.faults is not None:
+                self.faults.step(now)
             while self._next is not None and self._next.t <= min(now, end_us):
                 self.performer.do(self._next, now)
                 self._next = next(self._acts, None)

@@ -1,11 +1,14 @@
 """The processes a simulated hall runs against: the hall's mosquitto (with the broker files
-the agent generates from the hall file: a user and ACL per pad) and the edge agent on the
-simulator's clock. Each is a child process with its log in the work folder; stop() ends it
-with SIGTERM (SIGKILL if it does not go), so no process outlives the simulator.
+the agent generates from the hall file: a user and ACL per pad), the edge agent on the
+simulator's clock, and the center (a redis-server and `python -m server_stub serve`).
+Each is a child process with its log in the work folder; stop() ends it with SIGTERM
+(SIGKILL if it does not go), and each is started with PR_SET_PDEATHSIG, so no process
+outlives the simulator even when the simulator itself is killed.
 """
 
 from __future__ import annotations
 
+import ctypes
 import http.client
 import os
 import pwd
@@ -21,8 +24,13 @@ from edge_agent.config import HallConfig
 from edge_agent.service.broker_files import CONF_NAME, write_broker_files
 
 MOSQUITTO = "/usr/sbin/mosquitto"
+REDIS_SERVER = "/usr/bin/redis-server"
 STOP_TIMEOUT_S = 10.0
 AGENT = "edge agent"
+BROKER = "mosquitto"
+REDIS = "redis-server"
+CENTER = "center"
+PR_SET_PDEATHSIG = 1
 
 
 class ServiceError(RuntimeError):
@@ -50,7 +58,7 @@ class Child:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=out,
-                                         stderr=out, cwd=self.cwd)
+                                         stderr=out, cwd=self.cwd, preexec_fn=_die_with_parent)
 
     @property
     def running(self) -> bool:
@@ -70,6 +78,13 @@ class Child:
         self.proc = None
         return code
 
+    def kill(self) -> None:
+        """SIGKILL, as a power cut or `kill -9` would; reaped at once."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
     def wait_until(self, ready: object, timeout_s: float, what: str) -> None:
         end = time.monotonic() + timeout_s
         while time.monotonic() < end:
@@ -81,18 +96,40 @@ class Child:
         raise ServiceError(f"{self.name}: no {what} within {timeout_s:g} s; see {self.log}")
 
 
+def _libc_prctl() -> object | None:
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None  # not Linux: stop() and the finally blocks still end every child
+
+
+_PRCTL = _libc_prctl()  # looked up once here: the child between fork and exec only calls it
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the simulator (the thread that started the
+    child) dies."""
+    if callable(_PRCTL):
+        _PRCTL(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+
+
+def binary(name: str, debian: str) -> str:
+    found = debian if os.access(debian, os.X_OK) else shutil.which(name)
+    if found is None:
+        raise ServiceError(f"{name} is not installed: run tools/bootstrap")
+    return found
+
+
 def mosquitto(config: HallConfig, folder: Path) -> Child:
     """The hall's broker, configured by the agent's broker-files (users, ACL, listener)."""
-    binary = MOSQUITTO if os.access(MOSQUITTO, os.X_OK) else shutil.which("mosquitto")
-    if binary is None:
-        raise ServiceError("mosquitto is not installed: run tools/bootstrap")
+    broker = binary("mosquitto", MOSQUITTO)
     write_broker_files(config, folder)
     conf = folder / "sim.conf"
     # As root mosquitto would switch to the `mosquitto` user, who cannot read these files.
     extra = [f"user {pwd.getpwuid(os.geteuid()).pw_name}", "set_tcp_nodelay true",
              "log_dest stderr", "connection_messages true"]
     conf.write_text((folder / CONF_NAME).read_text() + "\n".join(extra) + "\n")
-    return Child("mosquitto", [binary, "-c", str(conf)], folder / "mosquitto.log")
+    return Child(BROKER, [broker, "-c", str(conf)], folder / "mosquitto.log")
 
 
 def listening(host: str, port: int) -> bool:
@@ -110,9 +147,28 @@ def agent(config_path: Path, clock_spec: str, log: Path) -> Child:
 
 
 def hook_healthy(host: str, port: int) -> bool:
+    return http_ok(host, port, "/v1/health")
+
+
+def redis_server(folder: Path, port: int) -> Child:
+    """A redis-server for one run: loopback only, no persistence (its folder is wiped with
+    the work folder anyway)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    argv = [binary("redis-server", REDIS_SERVER), "--port", str(port), "--bind", "127.0.0.1",
+            "--save", "", "--appendonly", "no", "--dir", str(folder), "--daemonize", "no"]
+    return Child(REDIS, argv, folder / "redis.log")
+
+
+def center(config: Path, listen: str, redis_url: str, log: Path) -> Child:
+    argv = [sys.executable, "-m", "server_stub", "serve", "--config", str(config),
+            "--listen", listen, "--redis", redis_url, "--log-level", "warning"]
+    return Child(CENTER, argv, log, cwd=Path(__file__).resolve().parents[2])
+
+
+def http_ok(host: str, port: int, path: str) -> bool:
     conn = http.client.HTTPConnection(host, port, timeout=0.5)
     try:
-        conn.request("GET", "/v1/health")
+        conn.request("GET", path)
         return conn.getresponse().status == 200
     except (OSError, http.client.HTTPException):
         return False

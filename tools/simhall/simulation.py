@@ -8,6 +8,8 @@ Files in the work folder (wiped at the start of a run; it must be empty or a pre
     manifest.json     per counter: profile, staff, behaviours injected, incidents promised
     summary.json      per pad: presses made, acknowledged, lost; queue answers; the clock
     journal.sqlite    the agent's journal; agent.log, broker/ (mosquitto's files and log)
+    center/           center.toml, center.log, redis/ (redis-server's folder and log)
+    tally.txt         presses seen, acknowledged, journaled, forwarded, counted (tally.py)
 """
 
 from __future__ import annotations
@@ -17,19 +19,22 @@ import json
 import math
 import random
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
 
-from edge_agent.config import HallConfig
+from edge_agent.config import CalendarConfig, HallConfig
 from edge_agent.rules.calendar import to_us
 from edge_agent.timeline import format_time
 from tools.hallgen import TZ
-from tools.simhall import check, people, services
+from tools.simhall import center, check, people, services, tally
 from tools.simhall.acts import Performer
 from tools.simhall.agent_config import Services, write_config
 from tools.simhall.clock import SimClock
@@ -48,7 +53,8 @@ DRAIN_S = 30.0
 REAL_GRACE_S = 3.0
 BUS_CYCLE_S = 0.1  # edge_agent.service.serial_link CYCLE_MIN_S: a bus pad waits that for a poll
 MIN_BUS_CYCLE_MS = 5
-DOUBLE_PRESS_MARGIN_S = 1.0  # what a late press may lose of the 3 s grace (people's gap <= 1.5)
+FORWARD_S = 60.0  # real seconds the agent's outbox gets to bring the center up to the journal
+CENTER_RETRY_MAX_S = 5.0  # the outbox's longest back-off (real time): a center back is used soon
 
 
 @dataclass
@@ -66,8 +72,14 @@ class Options:
     start_broker: bool = True
     hook_port: int = 0  # 0: a free port
     status_port: int = 0
+    # The hall's opening hours (morning, afternoon) for the plan, the rules and the agent's
+    # hall file; None: the default calendar (08:30-12:00, 13:00-17:00). A short day makes a
+    # whole day, every check included, fit in a short run.
+    hours: tuple[tuple[dt_time, dt_time], tuple[dt_time, dt_time]] | None = None
+    center: bool = True  # start a redis-server and the center (unless center_url is given)
     center_url: str = ""
     center_token: str = ""
+    faults: Any = None  # an object with step(now_us: int) -> None (tools/simhall/faults.py)
     lead_s: float = 3.0  # real seconds between starting the clock and simulated start
     until_us: int | None = None  # stop at this simulated time (acts after it are not done)
     progress: bool | None = None  # None: when stderr is a terminal
@@ -125,34 +137,62 @@ def hall_services(opts: Options, seed_salt: str) -> tuple[Layout, Services, int]
                    hook_listen=f"{HOST}:{hook_port}",
                    status_listen=f"{HOST}:{opts.status_port or services.free_port()}",
                    center_url=opts.center_url, center_token=opts.center_token,
+                   center_retry_max_s=CENTER_RETRY_MAX_S, hours=opts.hours,
                    device_timeout_s=max(30.0, REAL_GRACE_S * opts.speed),
                    bus_cycle_ms=bus_cycle_ms(opts.speed))
     return layout, svc, hook_port
 
 
+def hall_calendar(opts: Options) -> CalendarConfig:
+    if opts.hours is None:
+        return CalendarConfig()
+    morning, afternoon = opts.hours
+    if not morning[0] < morning[1] <= afternoon[0] < afternoon[1]:
+        raise ValueError(f"hours: morning then afternoon, each start before end, got "
+                         f"{morning[0]:%H:%M}-{morning[1]:%H:%M}, "
+                         f"{afternoon[0]:%H:%M}-{afternoon[1]:%H:%M}")
+    return replace(CalendarConfig(), morning=morning, afternoon=afternoon,
+                   summer_afternoon=afternoon)
+
+
 class Simulation:
-    """One run: prepare() (people, plan, devices, hall file), then play() and close()."""
+    """One run: prepare() (people, plan, devices, hall file), start_services(), play(),
+    forward() and close(). While it plays it is the fault injector's Control: the agent, the
+    broker and the center can be killed, restarted or stopped under it."""
 
     def __init__(self, opts: Options, out: Any = sys.stdout) -> None:
         self.opts = opts
         self.out = out
         self.children: list[services.Child] = []
         self.queue: QueueSystem | None = None
+        self.center: center.CenterClient | None = None
+        self.redis_port = 0
+        self.forwarded: bool | None = None  # None: no center
 
     def prepare(self) -> None:
         opts = self.opts
         self.work = fresh_folder(opts.work)
         salt = secret(opts.seed, "salt")
         self.desks = people.make_desks(opts.counters, opts.seed, salt, opts.cheats)
-        self.acts = list(people.plan(self.desks, opts.days, opts.citizens, opts.habits))
+        calendar = hall_calendar(opts)
+        self.acts = list(people.plan(self.desks, opts.days, opts.citizens, opts.habits,
+                                     calendar))
         if not self.acts:
             raise ValueError("the days given have no working hours: nothing to simulate")
         write_plan(self.work, self.acts, self.desks)
-        self.rules = HallConfig(opts.layout.hall_id)
+        self.rules = HallConfig(opts.layout.hall_id, calendar=calendar)
         self.expected = check.judge(self.desks, check.incidents(self.acts, self.rules))
+        if opts.center and not opts.center_url:
+            self.center = center.CenterClient(HOST, services.free_port(), opts.layout.hall_id,
+                                              secret(opts.seed, "center"))
+            self.redis_port = services.free_port()
+            opts = replace(opts, center_url=self.center.url, center_token=self.center.token)
         layout, self.svc, self.hook_port = hall_services(opts, salt)
         self.hall = SimHall(layout, self.desks, self.work, opts.seed)
         self.config = write_config(self.work / "hall.toml", self.hall, self.svc)
+        if self.center is not None:
+            center.write_config(self.work / "center" / "center.toml", layout.hall_id,
+                                self.center.token, self.work / "hall.toml")
         day = opts.days[0]
         self.sim_start = max(self.acts[0].t - 10 * MIN_US,
                              to_us(datetime(day.year, day.month, day.day, tzinfo=TZ)))
@@ -162,27 +202,78 @@ class Simulation:
         self.clock = SimClock.starting(self.sim_start, opts.speed, opts.lead_s)
 
     def start_services(self) -> None:
-        """Devices on, the broker (for MQTT pads), the agent; back once the agent answers."""
+        """The center, devices on, the broker (for MQTT pads), the agent; back once the agent
+        answers."""
+        if self.center is not None:
+            self._start_center_and_redis()
         self.hall.plug_in(self.clock.now_us() // 1000)
         layout = self.hall.layout
         if "mqtt" in layout.links and self.opts.start_broker:
-            broker = services.mosquitto(self.config, self.work / "broker")
-            self.children.append(broker)
-            broker.start()
+            broker = self._add(services.mosquitto(self.config, self.work / "broker"))
             broker.wait_until(lambda: services.listening(HOST, layout.mqtt_port), 10,
                               "listener")
         agent = None
         if self.opts.start_agent:
-            agent = services.agent(self.work / "hall.toml", self.clock.spec(),
-                                   self.work / "agent.log")
-            self.children.append(agent)
-            agent.start()
+            agent = self._add(services.agent(self.work / "hall.toml", self.clock.spec(),
+                                             self.agent_log()))
         else:
             print(f"start the agent now:\n  python -m edge_agent run --config "
                   f"{self.work / 'hall.toml'} --clock {self.clock.spec()}",
                   file=self.out, flush=True)
         _wait_hook(self.hook_port, agent)
         self.queue = QueueSystem(HOST, self.hook_port, self.svc.hook_token)
+
+    def _start_center_and_redis(self) -> None:
+        assert self.center is not None
+        folder = self.work / "center"
+        db = self._add(services.redis_server(folder / "redis", self.redis_port))
+        db.wait_until(lambda: services.listening(HOST, self.redis_port), 10, "listener")
+        c = self.center
+        served = self._add(services.center(folder / "center.toml", f"{HOST}:{c.port}",
+                                           f"redis://{HOST}:{self.redis_port}/0",
+                                           folder / "center.log"))
+        served.wait_until(lambda: services.http_ok(HOST, c.port, "/healthz"), 30, "/healthz")
+
+    def _add(self, child: services.Child) -> services.Child:
+        self.children.append(child)
+        child.start()
+        return child
+
+    def child(self, name: str) -> services.Child:
+        found = next((c for c in self.children if c.name == name), None)
+        if found is None:
+            raise services.ServiceError(f"this run has no {name}")
+        return found
+
+    # --- the Control the fault injector drives (tools/simhall/faults.py) ---------------------
+
+    def kill_agent(self) -> None:
+        """SIGKILL the agent and start it again at once with the same command (no wait)."""
+        agent = self.child(services.AGENT)
+        agent.kill()
+        agent.start()
+
+    def restart_broker(self) -> None:
+        """Stop mosquitto (SIGTERM) and start it again on the same port and files."""
+        broker = self.child(services.BROKER)
+        broker.stop()
+        broker.start()
+
+    def stop_center(self) -> None:
+        """Stop the center process (SIGTERM); its redis-server stays up."""
+        self.child(services.CENTER).stop()
+
+    def start_center(self) -> None:
+        """Start the center process again (no wait); idempotent."""
+        served = self.child(services.CENTER)
+        if not served.running:
+            served.start()
+
+    def agent_log(self) -> Path:
+        """The agent's log (appended to across restarts)."""
+        return self.work / "agent.log"
+
+    # --- the run ------------------------------------------------------------------------------
 
     def play(self) -> bool:
         """The plan acted out up to the end time; True if every event got its ack."""
@@ -191,17 +282,31 @@ class Simulation:
                        force=bool(self.opts.progress))
         bar.shown = bar.shown and self.opts.progress is not False
         self.performer = Performer(self.hall, self.queue, random.Random(self.opts.seed))
-        acts = [a for a in self.acts if a.t <= self.end_us]
-        runner = Runner(self.hall, self.clock, acts, self.performer, bar)
+        acts = (a for a in self.acts if a.t <= self.end_us)
+        runner = Runner(self.hall, self.clock, acts, self.performer, bar, self.opts.faults)
         runner.run(self.end_us)
         drained = runner.drain(DRAIN_S)
         self.queue.close()
         bar.close(self.clock.now_us(), runner.note())
         return drained
 
-    def close(self) -> None:
+    def forward(self, timeout_s: float = FORWARD_S) -> bool:
+        """Until the center holds the journal's head (the outbox has sent everything), in real
+        time, bounded; False if it did not get there. True at once without a center."""
+        if self.center is None:
+            return True
+        self.start_center()  # a fault may have left it down
+        end = time.monotonic() + timeout_s
+        while True:
+            want = journal_head(self.work / "journal.sqlite")
+            self.forwarded = self.center.wait_head(want, max(0.0, end - time.monotonic()))
+            if not self.forwarded or journal_head(self.work / "journal.sqlite") == want:
+                return self.forwarded
+
+    def stop_hall(self) -> None:
         """Agent first: devices unplugged under a running agent would be journaled as
-        outages (device_offline at the next opening hour). Then devices, then the broker."""
+        outages (device_offline at the next opening hour). Then the devices. The center and
+        its redis-server stay up, to be asked about the run."""
         if self.queue is not None:
             self.queue.close()
         for child in self.children:
@@ -209,17 +314,45 @@ class Simulation:
                 child.stop()
         if hasattr(self, "hall"):
             self.hall.unplug_all()
-        for child in self.children:
-            child.stop()  # the broker (stop is idempotent)
 
-    def agent_results(self) -> list[check.CounterResult] | None:
-        """The verdicts on the agent's own month reports, from its journal."""
+    def close(self) -> None:
+        """The hall (stop_hall), then the center, its redis-server and the broker."""
+        self.stop_hall()
+        for name in (services.CENTER, services.REDIS, services.BROKER):
+            for child in self.children:
+                if child.name == name:
+                    child.stop()
+        for child in self.children:
+            child.stop()  # anything else (stop is idempotent)
+
+    def months(self) -> list[str]:
+        return sorted({d.strftime("%Y-%m") for d in self.opts.days})
+
+    def agent_reports(self) -> list[dict[str, Any]] | None:
+        """The agent's own month reports, from its journal (`python -m edge_agent report`)."""
         journal = self.work / "journal.sqlite"
         if not journal.exists():
             return None
-        months = sorted({d.strftime("%Y-%m") for d in self.opts.days})
-        reports = [agent_report(self.work / "hall.toml", journal, m) for m in months]
-        return check.judge_report(self.desks, reports, self.rules)
+        return [agent_report(self.work / "hall.toml", journal, m) for m in self.months()]
+
+    def agent_results(self) -> list[check.CounterResult] | None:
+        """The verdicts on the agent's own month reports, from its journal."""
+        reports = self.agent_reports()
+        return None if reports is None else check.judge_report(self.desks, reports, self.rules)
+
+
+def journal_head(path: Path) -> int:
+    """The journal's last seq, read-only (the agent may be writing it)."""
+    if not path.exists():
+        return 0
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        row = db.execute("SELECT max(seq) FROM records").fetchone()
+    except sqlite3.OperationalError:
+        return 0  # not created yet
+    finally:
+        db.close()
+    return int(row[0] or 0)
 
 
 def agent_report(config: Path, journal: Path, month: str) -> dict[str, Any]:
@@ -238,47 +371,129 @@ def bus_cycle_ms(speed: float) -> int:
     return max(MIN_BUS_CYCLE_MS, min(100, round(BUS_CYCLE_S * 1000 / speed)))
 
 
-def bus_note(opts: Options) -> str | None:
-    """What the speed does to RS-485 counters, if it matters (docs in the report)."""
-    late_s = bus_cycle_ms(opts.speed) / 1000 * opts.speed
-    if "rs485" not in opts.layout.links or late_s <= DOUBLE_PRESS_MARGIN_S:
-        return None
-    return (f"note: the agent polls an RS-485 bus every {BUS_CYCLE_S * 1000:.0f} ms of real "
-            f"time, {late_s:g} s of simulated time at x{opts.speed:g}, and stamps an event "
-            "on arrival when it is older than what the agent last decided: a press on a bus "
-            f"counter can be placed up to {late_s:g} s late, enough to split a citizen's "
-            "double press (3 s grace) into a consecutive_rating. For a faithful bus use "
-            f"--speed {DOUBLE_PRESS_MARGIN_S / BUS_CYCLE_S:g} or less, or --links usb,mqtt.")
+@dataclass
+class Outcome:
+    """What a finished run found; `ok` when every check held."""
+
+    work: Path
+    whole: bool  # run to the end of the plan (not cut short with until_us)
+    summary: dict[str, Any]
+    drained: bool
+    expected: list[check.CounterResult]  # the plan through the rules engine
+    live: list[check.CounterResult] | None = None  # the agent's journal's month reports
+    forwarded: bool | None = None  # None: no center
+    presses: tally.Tally | None = None
+    center_live: list[check.CounterResult] | None = None  # the center's month reports
+    agent_reports: list[dict[str, Any]] = field(default_factory=list)
+    center_reports: list[dict[str, Any]] = field(default_factory=list)
+    report_diffs: list[str] = field(default_factory=list)
+    # Faults were injected: what they cost (a keypad press lost while the agent was down, an
+    # outage of a rebooted pad) changes counters' incidents, so the verdicts on the agent's
+    # and the center's reports are shown, not judged; presses must still all arrive once.
+    faulted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        ok = self.drained and not self.summary["queue_refusals"]
+        ok = ok and all(r.ok for r in self.expected) and not self.report_diffs
+        if not self.faulted:
+            ok = ok and all(r.ok for r in self.live or [])
+            ok = ok and all(r.ok for r in self.center_live or [])
+        ok = ok and self.forwarded is not False
+        return ok and (self.presses is None or self.presses.ok)
 
 
-def run(opts: Options, out: Any = sys.stdout) -> int:
-    note = bus_note(opts)
-    if note is not None:
-        print(note, file=out, flush=True)
+def execute(opts: Options, out: Any = sys.stdout,
+            make_faults: Callable[[Simulation], Any] | None = None,
+            started: Callable[[Simulation], None] | None = None) -> Outcome:
+    """One whole run: prepare, services, play, forward to the center, stop the hall, ask the
+    journal and the center what came of it, stop everything (also on an error or Ctrl-C).
+    `make_faults(sim)`, called after prepare(), gives the fault injector (or None);
+    `started(sim)` is called once every service is up, before the day is played."""
     sim = Simulation(opts, out)
     try:
         sim.prepare()
+        if make_faults is not None:
+            sim.opts = replace(sim.opts, faults=make_faults(sim))
         sim.start_services()
+        if started is not None:
+            started(sim)
         drained = sim.play()
+        faults = sim.opts.faults
+        if faults is not None and hasattr(faults, "settle"):
+            faults.settle()  # each reboot's outcome, now that every event is acked
+            faults.write_log(sim.work / "faults.jsonl")
+        sim.forward()
+        sim.stop_hall()
+        outcome = Outcome(sim.work, opts.until_us is None,
+                          summary(sim.hall, sim.queue, sim.clock, sim.performer), drained,
+                          sim.expected, forwarded=sim.forwarded, faulted=faults is not None)
+        (sim.work / "summary.json").write_text(json.dumps(outcome.summary, indent=1))
+        _findings(sim, outcome)
+        return outcome
     finally:
         sim.close()
-    report = summary(sim.hall, sim.queue, sim.clock, sim.performer)
-    (sim.work / "summary.json").write_text(json.dumps(report, indent=1))
-    whole = opts.until_us is None
-    live = sim.agent_results() if whole else None
-    _print_summary(out, report, drained, sim.work)
-    if whole:
-        print("\nwhat the plan injected and the rules must raise (plan -> rules engine):",
+
+
+def _findings(sim: Simulation, outcome: Outcome) -> None:
+    """The tally, and (for a whole run) the agent's and the center's month reports."""
+    records = (list(center.stored_records(sim.redis_port, sim.hall.layout.hall_id))
+               if sim.center is not None else None)
+    outcome.presses = tally.tally(pad_presses(sim.hall), sim.work / "journal.sqlite", records)
+    (sim.work / "tally.txt").write_text(tally.render(outcome.presses) + "\n")
+    if not outcome.whole:
+        return
+    outcome.agent_reports = sim.agent_reports() or []
+    outcome.live = check.judge_report(sim.desks, outcome.agent_reports, sim.rules)
+    if sim.center is not None:
+        outcome.center_reports = [sim.center.report(m) for m in sim.months()]
+        for m in sim.months():  # the page for people, kept after the center is gone
+            status, page = sim.center.get(sim.center.report_path(m, "report.html"))
+            if status == 200:
+                (sim.work / "center" / f"report-{m}.html").write_bytes(page)
+        outcome.center_live = check.judge_report(sim.desks, outcome.center_reports, sim.rules)
+        outcome.report_diffs = center.report_differences(outcome.agent_reports,
+                                                         outcome.center_reports)
+
+
+def pad_presses(hall: SimHall) -> list[tally.PadPresses]:
+    return [tally.PadPresses(s.pad.device, s.link, s.pad.presses(), s.pad.presses_acked())
+            for s in hall.stations.values()]
+
+
+def run(opts: Options, out: Any = sys.stdout,
+        make_faults: Callable[[Simulation], Any] | None = None) -> int:
+    outcome = execute(opts, out, make_faults)
+    print_outcome(outcome, out)
+    return 0 if outcome.ok else 1
+
+
+def print_outcome(o: Outcome, out: Any) -> None:
+    _print_summary(out, o.summary, o.drained, o.work)
+    if o.presses is not None:
+        print("\npresses (device, boot, seq) from the pads to the center:", file=out)
+        print(tally.render(o.presses), file=out)
+    if o.forwarded is False:
+        print(f"\nTHE CENTER DID NOT CATCH UP with the journal within {FORWARD_S:g} s",
               file=out)
-        print(check.table(sim.expected), file=out)
-    if live is not None:
-        print("\nwhat the agent raised (its journal's month report):", file=out)
-        print(check.table(live), file=out)
-    elif not whole:
+    if not o.whole:
         print("\n(a run cut short with --until: incidents are not checked)", file=out)
-    ok = drained and not report["queue_refusals"]
-    ok = ok and all(r.ok for r in sim.expected) and all(r.ok for r in live or [])
-    return 0 if ok else 1
+        return
+    print("\nwhat the plan injected and the rules must raise (plan -> rules engine):",
+          file=out)
+    print(check.table(o.expected), file=out)
+    if o.faulted:
+        print("\n(faults were injected: the verdicts below are shown, not judged; "
+              "faults.jsonl lists what each fault cost)", file=out)
+    if o.live is not None:
+        print("\nwhat the agent raised (its journal's month report):", file=out)
+        print(check.table(o.live), file=out)
+    if o.center_live is not None:
+        print("\nwhat the center raised (its month report, report.json):", file=out)
+        print(check.table(o.center_live), file=out)
+        print("\nthe center's month report equals the agent's replay: "
+              + ("yes" if not o.report_diffs else "NO\n  " + "\n  ".join(o.report_diffs[:20])),
+              file=out)
 
 
 def _wait_hook(port: int, agent: services.Child | None) -> None:
