@@ -31,7 +31,8 @@ from typing import Any, NoReturn
 from edge_agent.config import ConfigError
 from tools.simhall import check, services, tally
 from tools.simhall.center import CenterError
-from tools.simhall.simulation import Options, Outcome, Simulation, execute
+from tools.simhall.outcome import Outcome, execute
+from tools.simhall.simulation import Options, Simulation
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "edge_agent" / "samples"

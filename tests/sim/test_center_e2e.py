@@ -30,7 +30,8 @@ import pytest
 
 from edge_agent.journal import Entry, Journal, Record
 from tools.simhall import people, tally
-from tools.simhall.simulation import Options, Outcome, execute
+from tools.simhall.outcome import Outcome, execute
+from tools.simhall.simulation import Options
 
 DAY = date(2026, 3, 2)
 HOURS = ((dt_time(9, 0), dt_time(10, 0)), (dt_time(10, 10), dt_time(10, 50)))

@@ -20,6 +20,7 @@ against a running edge agent on a shared, faster-than-real clock.
     clock.py, runner.py, progress.py   simulated time, the loop, the clock bar
     services.py    mosquitto, redis-server, the center and the agent as child processes
     center.py      the center's files, its API and its stored records
-    simulation.py  one run; tally.py  every press from pad to center (lost, duplicated)
+    simulation.py  one run's parts; outcome.py  the run start to end and what it found
+    tally.py       every press from pad to center (lost, duplicated)
     faults.py      scheduled faults and the injector; fault_run.py  the long fault run
 """

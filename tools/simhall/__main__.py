@@ -27,8 +27,9 @@ from edge_agent.rules.calendar import to_us
 from tools.hallgen import TZ
 from tools.simhall import check, people
 from tools.simhall.hall import LINKS, Layout
+from tools.simhall.outcome import run
 from tools.simhall.services import ServiceError
-from tools.simhall.simulation import Options, Simulation, run, secret, write_plan
+from tools.simhall.simulation import Options, Simulation, secret, write_plan
 
 BAD_INPUT = 2
 

@@ -34,8 +34,9 @@ from tools.hallgen import TZ
 from tools.simhall import faults, tally
 from tools.simhall.faults import Injector, LogEntry
 from tools.simhall.hall import Layout
+from tools.simhall.outcome import Outcome, execute
 from tools.simhall.services import ServiceError
-from tools.simhall.simulation import Options, Outcome, Simulation, execute
+from tools.simhall.simulation import Options, Simulation
 
 BAD_INPUT = 2
 

@@ -22,6 +22,7 @@ import http.client
 import json
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -458,31 +459,25 @@ def from_args(args: argparse.Namespace, sim: Simulation) -> Injector | None:
                     sim.end_us, sim.work / "faults.jsonl")
 
 
-def _count(value: str) -> int:
+def _number(value: str, kind: Callable[[str], float], holds: Callable[[float], bool],
+            rule: str) -> float:
     try:
-        n = int(value)
+        n = kind(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+        what = "a whole number" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(f"{value!r} is not {what}") from None
+    if not holds(n):
+        raise argparse.ArgumentTypeError(f"{rule}, got {value}")
     return n
+
+
+def _count(value: str) -> int:
+    return int(_number(value, int, lambda n: n >= 0, "must be 0 or more"))
 
 
 def _minutes(value: str) -> float:
-    try:
-        n = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if not n > 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0, got {value}")
-    return n
+    return _number(value, float, lambda n: n > 0, "must be greater than 0")
 
 
 def _ber(value: str) -> float:
-    try:
-        n = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if not 0.0 <= n < 0.01:
-        raise argparse.ArgumentTypeError(f"a bit-error rate 0 <= BER < 0.01, got {value}")
-    return n
+    return _number(value, float, lambda n: 0.0 <= n < 0.01, "a bit-error rate 0 <= BER < 0.01")
