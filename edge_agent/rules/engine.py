@@ -69,6 +69,7 @@ class CounterState:
     id: str
     staff: str | None = None
     staff_hash: str | None = None
+    login_at: int | None = None  # when `staff` logged in (or confirmed it, logging in again)
     ticket: Ticket | None = None  # the current ticket; kept (suspended) through a pause
     expired: bool = False  # in `invited` with an expired invitation
     pause: Pause | None = None
@@ -266,6 +267,7 @@ class RulesEngine:
         staff = ev.staff
         assert staff is not None
         if c.staff == staff:
+            c.login_at = ev.t
             return
         elsewhere = self._staff_at.get(staff)
         if elsewhere is not None:
@@ -277,6 +279,7 @@ class RulesEngine:
             self._logout(c, ev)
         c.staff = staff
         c.staff_hash = ev.id_hash
+        c.login_at = ev.t
         self._staff_at[staff] = c.id
 
     def _staff_logout(self, ev: Event, c: CounterState) -> None:

@@ -24,6 +24,7 @@ from edge_agent.config import HallConfig
 from edge_agent.journal import Entry, Journal, Record
 from edge_agent.outbox import fault_reason
 from edge_agent.replay import journal_events, outcome_dict
+from edge_agent.rules.calendar import from_us
 from edge_agent.rules.engine import RulesEngine
 from edge_agent.rules.model import Display, Event, Output
 from edge_agent.service.clock import WALL, TimeSource
@@ -355,12 +356,20 @@ class Core:
             self._refuse("unknown_card" if device else "unknown_device", item.device)
             return
         state = self.engine.counters.get(device.counter)
-        if state is not None and state.staff == staff.id:
+        if state is not None and state.staff == staff.id and self._same_day(state.login_at,
+                                                                            item.t_us):
             ev = Event(item.t_us, "staff_logout", device.counter, staff=staff.id)
         else:
             ev = Event(item.t_us, "staff_login", device.counter, staff=staff.id,
                        id_hash=staff.id_hash)
         self._event(ev, batch)
+
+    def _same_day(self, login_at: int | None, t_us: int) -> bool:
+        """A swipe logs its owner out only on the day they logged in: if yesterday's logout
+        swipe never arrived (read while the agent was down), today's first swipe is today's
+        login, not a logout that would keep the counter closed all day."""
+        return login_at is not None and from_us(login_at, self._tz).date() == from_us(
+            t_us, self._tz).date()
 
     def _queue(self, item: QueueReport, batch: Batch) -> None:
         if item.counter not in self.config.counters and not self.devices.at_counter(

@@ -190,6 +190,23 @@ def test_a_second_badge_swipe_logs_out_and_a_colleague_covers(tmp_path: Path) ->
     assert events == [("staff_login", "S01"), ("staff_login", "S02"), ("staff_logout", "S02")]
 
 
+def test_a_swipe_the_morning_after_a_missed_logout_logs_in(tmp_path: Path) -> None:
+    """Yesterday's logout swipe never arrived (the agent was down): the first swipe of the
+    next day opens the counter, and the day's second swipe closes it."""
+    clock = ManualClock(MONDAY_9)
+    core = make_core(tmp_path / "j.sqlite", clock)
+    core.step([BadgeRead("A01-badge", "1001", clock.now_us())])
+    clock.advance(24 * 3600)
+    core.step([BadgeRead("A01-badge", "1001", clock.now_us())])
+    assert core.engine.counters["A01"].staff == "S01"
+    clock.advance(8 * 3600)
+    core.step([BadgeRead("A01-badge", "1001", clock.now_us())])
+    assert core.engine.counters["A01"].staff is None
+    events = [r[2]["type"] for r in journal_rows(tmp_path / "j.sqlite")
+              if r[2]["type"].startswith("staff")]
+    assert events == ["staff_login", "staff_login", "staff_logout"]
+
+
 def test_the_live_journal_replays_to_the_same_decisions_and_incidents(tmp_path: Path) -> None:
     """What the core journals (events and ticks) is what replay re-derives, record by record."""
     clock = ManualClock(MONDAY_9)
