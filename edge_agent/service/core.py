@@ -28,7 +28,7 @@ from edge_agent.rules.calendar import from_us
 from edge_agent.rules.engine import RulesEngine
 from edge_agent.rules.model import Display, Event, Output
 from edge_agent.service.clock import WALL, TimeSource
-from edge_agent.service.devices import DeviceTable, link_name
+from edge_agent.service.devices import FRAME_LINKS, DeviceTable, link_name
 from edge_agent.service.inputs import (
     BadgeRead,
     FaultRecord,
@@ -190,7 +190,9 @@ class Core:
 
     def _tick(self, now: int, batch: Batch) -> None:
         for device in self.devices.silent(now, self._timeout_us):
-            self._device_state(device, False, now, "silent", batch)
+            lost = self.devices.health[device].link_lost
+            why = "silent" if lost is None else f"silent; its link: {lost}"
+            self._device_state(device, False, now, why, batch)
         outputs = self.engine.advance(max(now, self.engine.now or now))
         if outputs:
             t = self.engine.now or now
@@ -233,6 +235,7 @@ class Core:
             return
         health = self.devices.health[result.device]
         health.last_seen = t_us
+        health.link_lost = None
         if health.online is False:
             self._device_state(result.device, True, t_us, "heard again", batch)
         elif health.online is None:
@@ -297,7 +300,16 @@ class Core:
             self._refuse("unknown_device", device)
             return
         health = self.devices.health[device]
-        if not item.online:
+        if not item.online and self.devices.by_id[device].link in FRAME_LINKS:
+            # A pad or sign sends heartbeats: it is down once silent for device_timeout_s
+            # (_tick), as when it loses power. What its link says (a USB port gone, an MQTT
+            # last will) is kept for the status page and the reason, so a reboot or a broker
+            # restart shorter than that is not an outage the counter's staff answer for.
+            if health.link_lost is None:
+                log.info("%s: link reports it gone (%s); down if silent for %g s", device,
+                         item.why, self._timeout_us / US)
+            health.link_lost = item.why
+        elif not item.online:
             self._device_state(device, False, item.t_us, item.why, batch)
         elif self.devices.by_id[device].link == "evdev":
             if health.online is None:  # opened at start, and the journal has it up

@@ -28,6 +28,7 @@ class Health:
     last_seen: int | None = None
     fault: bool = False
     selftest_failed: bool = False
+    link_lost: str | None = None  # its link said it is gone (not yet an outage: core.py)
 
 
 class DeviceTable:

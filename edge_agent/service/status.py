@@ -57,7 +57,7 @@ def _counter(core: Core, cid: str, name: str) -> dict[str, Any]:
         h = core.devices.health[d.id]
         devices.append({"id": d.id, "kind": d.kind, "link": d.link, "online": h.online,
                         "last_seen": format_time(h.last_seen, tz) if h.last_seen else None,
-                        "fault": h.fault})
+                        "fault": h.fault, "link_lost": h.link_lost})
     return {
         "id": cid, "name": name,
         "state": state.state if state else "closed",

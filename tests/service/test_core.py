@@ -138,6 +138,32 @@ def test_a_silent_pad_goes_down_and_comes_back_when_heard(tmp_path: Path) -> Non
     assert isinstance(shown[-1], Display)
 
 
+def test_a_pad_its_link_reports_gone_is_down_only_once_silent(tmp_path: Path) -> None:
+    """A USB port gone or an MQTT last will is no outage by itself: a pad rebooting, or a
+    broker restarting, back within device_timeout_s (30 s) journals nothing; one that stays
+    away goes down at the silence, with its link's report in the reason."""
+    clock = ManualClock(MONDAY_9)
+    core = make_core(tmp_path / "j.sqlite", clock)
+    pad, sign = Pad(), Pad(SIGN_KEY)
+    core.step([SerialBytes("/dev/ttyPAD", pad.heartbeat(), clock.now_us()),
+               SerialBytes("/dev/ttySIGN", sign.heartbeat(), clock.now_us())])
+    core.step([LinkState(("A01-pad",), False, clock.now_us(), "last will")])
+    assert core.devices.health["A01-pad"].link_lost == "last will"
+    clock.advance(20)
+    core.step([SerialBytes("/dev/ttyPAD", pad.heartbeat(), clock.now_us()),
+               SerialBytes("/dev/ttySIGN", sign.heartbeat(), clock.now_us())])
+    assert core.devices.health["A01-pad"].link_lost is None
+    core.step([LinkState(("A01-pad",), False, clock.now_us(), "port vanished")])
+    clock.advance(20)
+    core.step([SerialBytes("/dev/ttySIGN", sign.heartbeat(), clock.now_us())])
+    clock.advance(11)
+    core.step([])
+    downs = [r[2] for r in journal_rows(tmp_path / "j.sqlite")
+             if r[2]["type"] in ("device_down", "device_up")]
+    assert [(d["type"], d["device"], d["reason"]) for d in downs] == [
+        ("device_down", "A01-pad", "silent; its link: port vanished")]
+
+
 def test_an_unplugged_evdev_pad_is_an_outage_a_link_reports(tmp_path: Path) -> None:
     clock = ManualClock(MONDAY_9)
     cfg = config('[devices.A01-cheap]\ncounter = "A01"\nlink = "evdev"\n'
