@@ -112,6 +112,7 @@ class SimPad:
         self.ledger = Ledger()
         self.sent: Counter[EventId] = Counter()  # event -> times handed to the link
         self.pad: Any = None  # firmware pad.Pad while powered and booted
+        self.rejected_before = 0  # frames the pad's earlier boots rejected
         self._link: Gate | None = None
         self._fs: Any = None
         self.powered = False
@@ -160,7 +161,13 @@ class SimPad:
         self.powered = False
         if self.pad is not None:
             self.board.close()
+            self.rejected_before += self.pad.rejected
         self.pad = None
+
+    @property
+    def rejected(self) -> int:
+        """Frames the firmware rejected (bad CRC, tag, address, stale display), all boots."""
+        return self.rejected_before + (self.pad.rejected if self.pad is not None else 0)
 
     def reboot(self, now_ms: int) -> None:
         self.power_off()

@@ -31,7 +31,7 @@ from typing import Any, TextIO
 from edge_agent.config import ConfigError
 from edge_agent.rules.calendar import to_us
 from tools.hallgen import TZ
-from tools.simhall import faults, tally
+from tools.simhall import check, faults, tally
 from tools.simhall.faults import Injector, LogEntry
 from tools.simhall.hall import Layout
 from tools.simhall.outcome import Outcome, execute
@@ -155,6 +155,8 @@ def report(run: Run, outcome: Outcome, out: TextIO) -> bool:
     for line in cost_lines(run):
         print(f"  {line}", file=out)
     print(f"\nincident verdicts (informational under faults): {_verdicts(outcome)}", file=out)
+    if outcome.live:
+        print(check.table(outcome.live), file=out)
     ok = outcome.presses.ok and outcome.drained and outcome.forwarded is not False
     for problem in run.problems:
         print(f"PROBLEM: {problem}", file=out)
@@ -195,9 +197,8 @@ def fault_lines(run: Run) -> list[str]:
                  + (json.dumps(dict(sorted(inj.agent_rejections.items()))) or "{}"))
     pads = list(run.sim.hall.pads())
     resent = sum(n - 1 for p in pads for n in p.sent.values() if n > 1)
-    rejected = sum(p.pad.rejected for p in pads if p.pad is not None)
-    lines.append(f"pad retransmissions {resent}; frames the pads rejected (since their last "
-                 f"boot) {rejected}")
+    rejected = sum(p.rejected for p in pads)
+    lines.append(f"pad retransmissions {resent}; frames the pads rejected {rejected}")
     return lines
 
 
