@@ -190,6 +190,8 @@ def _device_state(d: dict[str, Any]) -> str:
     if d.get("fault"):
         return "fault"
     online = d.get("online")
+    if online is not False and d.get("link_lost"):
+        return "link lost"  # its link said it is gone; down once silent (core.py)
     return "ok" if online is True else "offline" if online is False else "unseen"
 
 

@@ -172,3 +172,16 @@ def test_any_status_document_renders_without_crashing(snapshot: dict[str, Any]) 
     out = render(snapshot)
     assert out.endswith("\n")
     assert not re.search(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]", out)
+
+
+def test_a_pad_whose_link_reports_it_gone_shows_as_link_lost(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Not yet an outage (down once silent for device_timeout_s), but a technician sees it."""
+    snapshot = copy.deepcopy(SNAPSHOT)
+    pad = snapshot["counters"][0]["devices"][0]
+    pad["link_lost"] = "last will"
+    with serving(lambda: snapshot) as server:
+        status, out, _ = run(capsys, "--url", base_url(server))
+    assert status == 0
+    row = out.splitlines()[2]
+    assert f"{pad['id']} link lost" in row

@@ -185,6 +185,14 @@ def test_a_snapshot_missing_optional_keys_still_renders(tmp_path: Path) -> None:
     assert "今日无事件" in dom and ">0 min 5 s<" in dom
 
 
+def test_a_pad_whose_link_reports_it_gone_is_marked_before_it_is_down(tmp_path: Path) -> None:
+    snap = copy.deepcopy(SNAPSHOT)
+    snap["counters"][0]["devices"][0]["link_lost"] = "last will"
+    with serving(lambda: snap) as server:
+        dom = rendered(server, tmp_path / "profile")
+    assert "device device-link_lost" in dom and "链路断开" in dom
+
+
 def test_when_the_agent_stops_answering_the_page_says_unreachable(tmp_path: Path) -> None:
     calls = itertools.count(1)
     second = threading.Event()

@@ -25,6 +25,7 @@
   const DEVICE = {
     online: ["在线", "online"],
     offline: ["离线", "offline"],
+    link_lost: ["链路断开", "link lost"],
     fault: ["故障", "fault"],
     unknown: ["未见", "not seen"],
   };
@@ -114,6 +115,7 @@
 
   function deviceState(d) {
     if (d.fault) return "fault";
+    if (d.online !== false && d.link_lost) return "link_lost";
     if (d.online === true) return "online";
     if (d.online === false) return "offline";
     return "unknown";
