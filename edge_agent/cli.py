@@ -236,8 +236,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if result.ok:
         print(f"ok: {result.records} records, head {result.head_seq} {result.head.hex()}")
         return 0
-    print(f"BROKEN: {result.problem}\n(the {result.records} records before it verify; last good "
-          f"head {result.head_seq} {result.head.hex()})")
+    held = (f"all {result.records} records verify as a chain" if result.chain_ok
+            else f"the {result.records} records before it verify")
+    print(f"BROKEN: {result.problem}\n({held}; last good head {result.head_seq} "
+          f"{result.head.hex()})")
     return NOT_HOLDING
 
 

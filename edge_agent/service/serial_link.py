@@ -231,6 +231,7 @@ class SerialLink:
         self._ends = FrameEnds()
         self._delay: float | None = None  # None: open now; else the back-off before retrying
         self._offline = False
+        self._opened_once = False
         self._dirty = False  # the last write timed out part way: start the next with 0x00
         self.stats = Stats()
         self.silent: Counter[str] = Counter()  # poll timeouts per device
@@ -315,6 +316,7 @@ class SerialLink:
             return
         with self._port_lock:
             self._port = port
+        self._opened_once = True
         self._delay = None
         self._ends = FrameEnds()
         self._dirty = False
@@ -332,8 +334,11 @@ class SerialLink:
         self.last_error = str(exc)
         if not self._offline:
             self._offline = True
-            log.warning("%s: port vanished: %s", self.name, exc)
-            self._put_state(False, f"port vanished: {exc}")
+            # A port that was never there since the agent started did not vanish: a wrong
+            # path in the hall file, or the pad not plugged in yet.
+            what = "port vanished" if self._opened_once else "port not found"
+            log.warning("%s: %s: %s", self.name, what, exc)
+            self._put_state(False, f"{what}: {exc}")
 
     def _put_state(self, online: bool, why: str) -> None:
         assert self._inbox is not None

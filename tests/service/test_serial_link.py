@@ -278,7 +278,7 @@ def queue_while_absent(tmp_path: Path, started: Start, limit: int
     core = started(link)
     offline = core.state()
     assert (offline.online, offline.devices) == (False, ("pad1",))
-    assert offline.why.startswith(f"port vanished: [Errno 2] could not open port {path}")
+    assert offline.why.startswith(f"port not found: [Errno 2] could not open port {path}")
     return link, core, path
 
 
