@@ -289,6 +289,12 @@ def queue_over_mqtt(hall: dict[str, Any], answers: Lines, report: dict[str, Any]
 def test_an_integrator_logs_staff_in_through_the_queue_and_a_press_counts_for_them(
         hall: dict[str, Any], tmp_path: Path) -> None:
     mqtt, monitor = hall["mqtt"], ["-u", "monitor", "-P", hall["monitor"]]
+    # What the hook refuses, and why (protocol.md): a pause at a counter nobody is logged in
+    # at clashes with the record (409); a staff id the hall file does not have is a bad body.
+    assert http(hall["hook"], {"counter": "A01", "type": "pause"}) == (
+        409, {"ok": False, "error": "conflict: counter A01 is closed (no staff logged in)"})
+    assert http(hall["hook"], {"counter": "A01", "type": "staff_login", "staff": "S9"}) == (
+        400, {"ok": False, "error": "unknown staff 'S9' (not a [staff.ID] of the hall file)"})
     # A01: the queue system logs S01 in and calls a ticket over HTTP (curl's job).
     for report in [{"counter": "A01", "type": "staff_login", "staff": "S01"},
                    {"counter": "A01", "type": "ticket_called", "ticket": "A001"},
@@ -346,6 +352,7 @@ def test_an_integrator_logs_staff_in_through_the_queue_and_a_press_counts_for_th
     today = {c["id"]: (c["staff"], c["today"]) for c in status["counters"]}
     assert today["A01"][0] == "S01" and today["A01"][1]["accepted"] == 1
     assert today["B01"][0] == "S02" and today["B01"][1]["accepted"] == 1
+    assert status["rejections"] == {"queue_conflict": 1, "bad_queue_report": 1}
     hall["agent"].send_signal(signal.SIGTERM)
     assert hall["agent"].wait(30) == 0
     month = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
