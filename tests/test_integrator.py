@@ -260,7 +260,7 @@ key = "{keys['B01-pad'].hex()}"
         end = time.monotonic() + WAIT_S
         while time.monotonic() < end:
             try:
-                if http(info["status"])[1]["links"]["mqtt"]["connected"]:
+                if http(info["status"])[1].get("links", {}).get("mqtt", {}).get("connected"):
                     break
             except OSError:
                 pass
