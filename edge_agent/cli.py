@@ -188,12 +188,15 @@ def _replay(args: argparse.Namespace, config: HallConfig, month: str,
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from edge_agent.service.checks import load_live_config
     from edge_agent.service.clock import WALL, Clock
     from edge_agent.service.run import ServiceError, serve
 
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = load_config(args.config)
+    config, warnings = load_live_config(args.config)  # check-config's checks, the same
+    for warning in warnings:
+        logging.getLogger("edge_agent.run").warning("%s: %s", args.config, warning)
     try:
         clock = Clock.parse(args.clock) if args.clock else WALL
         return serve(config, clock)
@@ -242,13 +245,20 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if result.ok:
         print(f"ok: {result.records} records, head {result.head_seq} {result.head.hex()}")
         return 0
-    print(f"BROKEN: {result.problem}\n(the {result.records} records before it verify; last good "
-          f"head {result.head_seq} {result.head.hex()})")
+    held = (f"all {result.records} records verify as a chain" if result.chain_ok
+            else f"the {result.records} records before it verify")
+    print(f"BROKEN: {result.problem}\n({held}; last good head {result.head_seq} "
+          f"{result.head.hex()})")
     return NOT_HOLDING
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    """The checks `run` makes before it touches anything: what one refuses, so does the other."""
+    from edge_agent.service.checks import load_live_config
+
+    config, warnings = load_live_config(args.config)
+    for warning in warnings:
+        print(f"warning: {args.config}: {warning}", file=sys.stderr)
     print(f"ok: hall {config.hall_id}, {len(config.counters)} counters, "
           f"{len(config.devices)} devices, scale {config.scale}")
     return 0

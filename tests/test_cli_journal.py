@@ -51,6 +51,7 @@ def test_tampered_journal_stops_replay_and_verify(run: Runner) -> None:
     status, out, _ = run.cli("verify", str(journal))
     assert status == 1
     assert out.startswith("BROKEN: record 9: its content does not match its hash")
+    assert "(the 8 records before it verify; last good head 8 " in out
     status, _, err = run.cli("replay", "--journal", str(journal), "--config", str(config),
                              "--month", "2026-03")
     assert status == 1
@@ -64,6 +65,7 @@ def test_verify_against_a_head_kept_elsewhere(run: Runner) -> None:
     assert run.cli("verify", str(journal), "--head", head)[0] == 0
     status, out, _ = run.cli("verify", str(journal), "--head", "0" * 64)
     assert status == 1 and "the history was rewritten" in out
+    assert f"(all {len(DAY)} records verify as a chain; last good head" in out
     assert run.cli("verify", str(journal), "--head", "xyz")[0] == 2
 
 

@@ -192,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
     hall.add_argument("--serial-port", type=_serial_port_arg, metavar="PATH",
                       help="Pi-side serial device the agent opens (usb/rs485; written as "
                            "port in the hall TOML); prefer /dev/serial/by-id/...")
+    hall.add_argument("--input-device", metavar="PATH",
+                      help="the keypad's or badge reader's input device the agent opens "
+                           "(evdev; written as port in the hall TOML), by "
+                           "/dev/input/by-id/...-event-kbd")
     hall.add_argument("--address", type=_address_arg, metavar="N",
                       help="RS-485 bus address 1..247, unique on its port (rs485 only)")
     hall.add_argument("--keys", type=int, choices=(2, 5),
@@ -266,7 +270,14 @@ def existing_devices(doc: dict[str, Any], path: Path) -> dict[str, dict[str, Any
 
 
 def check_conflicts(device: Device, devices: dict[str, dict[str, Any]]) -> None:
-    """Refuse a serial port or RS-485 address another device already uses."""
+    """Refuse a serial port, input device or RS-485 address another device already uses."""
+    if device.link == "evdev":
+        for other_id, other in devices.items():
+            if other_id != device.id and other.get("link") == "evdev" \
+                    and other.get("port") == device.port:
+                raise ProvisionError(f"--input-device: {device.port} is already used by "
+                                     f"device {other_id!r}")
+        return
     if device.link not in SERIAL_LINKS:
         return
     for other_id, other in devices.items():
@@ -527,6 +538,7 @@ def _check_option_scope(args: argparse.Namespace, kind: str, link: str) -> None:
     scoped = [
         ("--address", args.address, link == "rs485", "--link rs485"),
         ("--serial-port", args.serial_port, link in SERIAL_LINKS, "--link usb or rs485"),
+        ("--input-device", args.input_device, link == "evdev", "--link evdev"),
         ("--keys", args.keys, kind == "pad", "--kind pad"),
         ("--board", args.board, kind in KEYED_KINDS, "pads and signs"),
         ("--wifi-ssid", args.wifi_ssid, link == "mqtt", "--link mqtt"),
@@ -559,17 +571,21 @@ def new_device(args: argparse.Namespace) -> Device:
     _check_option_scope(args, kind, link)
     if link == "rs485" and args.address is None:
         _refuse("--address is required for --link rs485")
+    if link == "evdev" and not args.input_device:
+        _refuse("--input-device is required for --link evdev: the keypad's or reader's "
+                "/dev/input/by-id/...-event-kbd (ls /dev/input/by-id/ with it plugged in)")
     if kind == "pad" and args.keys is None:
         _refuse("--keys is required for a pad (2 or 5)")
     return Device(id=args.device, counter=args.counter, kind=kind, link=link,
-                  port=args.serial_port, address=args.address, keys=args.keys,
-                  key=new_key() if kind in KEYED_KINDS else None)
+                  port=args.serial_port or args.input_device, address=args.address,
+                  keys=args.keys, key=new_key() if kind in KEYED_KINDS else None)
 
 
 def rotated_device(args: argparse.Namespace, table: dict[str, Any]) -> Device:
     """The registered device with a new key; options given must match what is there."""
     given = {"counter": args.counter, "kind": args.kind, "link": args.link,
-             "port": args.serial_port, "address": args.address, "keys": args.keys}
+             "port": args.serial_port or args.input_device, "address": args.address,
+             "keys": args.keys}
     for name, value in given.items():
         if value is not None and value != table.get(name):
             option = "--serial-port" if name == "port" else f"--{name}"
@@ -626,10 +642,20 @@ def plan(args: argparse.Namespace, doc: dict[str, Any]) -> Device:
 
 
 def counter_warnings(doc: dict[str, Any], device: Device, path: Path) -> list[str]:
+    out = []
     counters = doc.get("counters")
     if isinstance(counters, dict) and counters and device.counter not in counters:
-        return [f"warning: counter {device.counter} is not listed under [counters] in {path}"]
-    return []
+        out.append(f"warning: counter {device.counter} is not listed under [counters] in {path}")
+    scale = doc.get("scale")
+    kind = scale.get("kind", "binary") if isinstance(scale, dict) else "binary"
+    if device.link in SERIAL_LINKS and not device.port:
+        out.append(f"warning: no --serial-port: add port = \"/dev/serial/by-id/...\" to "
+                   f"[devices.\"{device.id}\"] once the board is plugged in; check-config and "
+                   "run refuse the file until then")
+    if device.kind == "pad" and device.keys == 5 and kind == "binary":
+        out.append(f"warning: a 5-key pad in a binary hall ([scale] kind in {path}): 非常满意, "
+                   "满意 and 基本满意 count as 满意, 不满意 and 非常不满意 as 不满意")
+    return out
 
 
 def provision(args: argparse.Namespace) -> list[str]:

@@ -5,7 +5,11 @@ Users: the agent ([mqtt] user/password) reads and writes all of hall/<hall>/#; e
 link "mqtt" logs in as its device id with the password derived from its key
 (edge_agent.wire.keys.mqtt_password, as tools/provision writes it into the pad's config.json)
 and may publish only its own up and status topics and read its own down topic; the queue
-system logs in as "queue" with the [hook] token and may only publish hall/<hall>/queue.
+system logs in as "queue" with the [hook] token and may only publish hall/<hall>/queue (and
+read the agent's answers on hall/<hall>/queue/answer). A technician watches the broker as
+"monitor" (read-only: hall/<hall>/# and $SYS/#, no publishing), with the password written to
+DIR/monitor-password: watching never takes the agent's client id (the listener makes the user
+name the client id), so it cannot knock the agent off the broker.
 
 `window-eval.conf` is a whole broker configuration (`mosquitto -c DIR/window-eval.conf`), not
 a drop-in for /etc/mosquitto/conf.d: it sets persistence_location, which Debian's
@@ -21,6 +25,7 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
+import hmac
 import os
 import pwd
 import re
@@ -34,6 +39,9 @@ from edge_agent.config import ConfigError, HallConfig, load_config
 from edge_agent.wire.keys import mqtt_password
 
 QUEUE_USER = "queue"
+MONITOR_USER = "monitor"
+MONITOR_NAME = "monitor-password"
+MONITOR_LABEL = b"window-eval/mqtt-monitor/v1"
 CONF_NAME = "window-eval.conf"
 PASSWD_NAME = "passwd"
 ACL_NAME = "acl"
@@ -75,21 +83,29 @@ def broker_users(config: HallConfig) -> dict[str, str]:
     if not _USER.match(mqtt.user):
         raise BrokerFilesError(f"[mqtt] user: {mqtt.user!r} cannot be a broker user name "
                                "(1-64 characters, none of : + # / or spaces)")
-    if mqtt.user == QUEUE_USER:
-        raise BrokerFilesError(f"[mqtt] user: {QUEUE_USER!r} is the queue system's user")
+    if mqtt.user in (QUEUE_USER, MONITOR_USER):
+        whose = "the queue system's" if mqtt.user == QUEUE_USER else "the read-only monitor"
+        raise BrokerFilesError(f"[mqtt] user: {mqtt.user!r} is {whose} user")
     if not mqtt.password:
         raise BrokerFilesError("[mqtt] password: required to write the broker's password file "
                                "(the agent logs in with it)")
-    users = {mqtt.user: mqtt.password}
+    users = {mqtt.user: mqtt.password, MONITOR_USER: monitor_password(mqtt.password)}
     if config.service.hook.token:
         users[QUEUE_USER] = config.service.hook.token
     for device, password in _pad_passwords(config).items():
-        if device in users:
-            whose = "the queue system" if device == QUEUE_USER else "the agent ([mqtt] user)"
+        if device in users or device == QUEUE_USER:
+            whose = {QUEUE_USER: "the queue system", MONITOR_USER: "the read-only monitor"
+                     }.get(device, "the agent ([mqtt] user)")
             raise BrokerFilesError(f"[devices.{device}]: {device!r} is already the broker user "
                                    f"of {whose}; rename the device")
         users[device] = password
     return users
+
+
+def monitor_password(agent_password: str) -> str:
+    """The read-only monitor's password: derived from the agent's (so running broker-files
+    again keeps it), 32 hex digits; the agent's password cannot be had from it."""
+    return hmac.new(agent_password.encode(), MONITOR_LABEL, hashlib.sha256).hexdigest()[:32]
 
 
 def _pad_passwords(config: HallConfig) -> dict[str, str]:
@@ -122,7 +138,10 @@ def acl_text(config: HallConfig) -> str:
         f"topic readwrite hall/{hall}/#",
     ]
     if config.service.hook.token:
-        lines += ["", f"user {QUEUE_USER}", f"topic write hall/{hall}/queue"]
+        lines += ["", f"user {QUEUE_USER}", f"topic write hall/{hall}/queue",
+                  f"topic read hall/{hall}/queue/answer"]
+    lines += ["", f"# A technician's read-only view (troubleshooting.md): {MONITOR_NAME}.",
+              f"user {MONITOR_USER}", f"topic read hall/{hall}/#", "topic read $SYS/#"]
     return "\n".join(lines) + "\n"
 
 
@@ -156,8 +175,9 @@ def write_broker_files(config: HallConfig, out: Path, owner: Owner | None = None
     out = out.absolute()
     if re.search(r"\s", str(out)):
         raise BrokerFilesError(f"--out {out}: mosquitto's config cannot name a path with spaces")
-    texts = {PASSWD_NAME: passwd_text(broker_users(config)), ACL_NAME: acl_text(config),
-             CONF_NAME: conf_text(config, out)}
+    users = broker_users(config)
+    texts = {PASSWD_NAME: passwd_text(users), ACL_NAME: acl_text(config),
+             CONF_NAME: conf_text(config, out), MONITOR_NAME: users[MONITOR_USER] + "\n"}
     for folder in (out, out / DATA_DIR):
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         if owner is not None:

@@ -25,10 +25,11 @@ from edge_agent.journal import Entry, Journal, Record
 from edge_agent.outbox import fault_reason
 from edge_agent.replay import journal_events, outcome_dict
 from edge_agent.rules.calendar import from_us
-from edge_agent.rules.engine import RulesEngine
+from edge_agent.rules.engine import CounterState, RulesEngine
 from edge_agent.rules.model import Display, Event, Output
+from edge_agent.service.checks import FRAME_LINKS, expected_address
 from edge_agent.service.clock import WALL, TimeSource
-from edge_agent.service.devices import FRAME_LINKS, DeviceTable, link_name
+from edge_agent.service.devices import DeviceTable, link_name
 from edge_agent.service.inputs import (
     BadgeRead,
     FaultRecord,
@@ -387,21 +388,59 @@ class Core:
         if item.counter not in self.config.counters and not self.devices.at_counter(
                 item.counter, "pad", "sign", "keypad", "badge"):
             self._refuse("unknown_counter", item.counter)
-            if item.done is not None:
-                batch.answers.append((item.done, False, f"unknown counter {item.counter!r}"))
+            self._answer(item, batch, False, f"unknown counter {item.counter!r}")
             return
-        if self._retried(item):
-            # The queue system retried a report it had no answer for: journaled already.
-            if item.done is not None:
-                batch.answers.append((item.done, True, ""))
-            return
-        self._event(Event(item.t_us, item.type, item.counter, ticket=item.ticket,
-                          applicant=item.applicant), batch)
-        if item.done is not None:
-            batch.answers.append((item.done, True, ""))
-
-    def _retried(self, item: QueueReport) -> bool:
         state = self.engine.counters.get(item.counter)
+        conflict = self._queue_conflict(item, state)
+        if conflict:
+            self._refuse("queue_conflict", f"queue:{item.counter}:{item.type}")
+            self._answer(item, batch, False, conflict)
+            return
+        if conflict is None:  # "" is a retry, or what is so already: answered, not journaled
+            self._event(self._queue_event(item, state), batch)
+        self._answer(item, batch, True, "")
+
+    def _answer(self, item: QueueReport, batch: Batch, ok: bool, why: str) -> None:
+        if item.done is not None:
+            batch.answers.append((item.done, ok, why))
+
+    def _queue_conflict(self, item: QueueReport, state: CounterState | None) -> str | None:
+        """None: journal the report. "": answer it, journal nothing (the queue system retried
+        a report it had no answer for, or asks for what is so already). Else why it is
+        refused (a conflict with what is recorded)."""
+        staff = state.staff if state is not None else None
+        paused = state is not None and state.pause is not None
+        closed = f"conflict: counter {item.counter} is closed (no staff logged in)"
+        if item.type in ("ticket_called", "service_done"):
+            return "" if self._retried(item, state) else None
+        if item.type == "staff_login":
+            return "" if staff == item.staff else None
+        if item.type == "staff_logout":
+            if staff is None:
+                return ""
+            if item.staff not in (None, staff):
+                return (f"conflict: staff {item.staff} is not logged in at {item.counter} "
+                        f"({staff} is)")
+            return None
+        if staff is None:  # pause, resume
+            return closed
+        return "" if paused == (item.type == "pause") else None
+
+    def _queue_event(self, item: QueueReport, state: CounterState | None) -> Event:
+        """The report as the rules engine's event: the same events a badge or keypad makes."""
+        c, t = item.counter, item.t_us
+        if item.type == "staff_login":
+            assert item.staff is not None  # parse_report checked
+            member = self.config.service.staff.get(item.staff)
+            return Event(t, "staff_login", c, staff=item.staff,
+                         id_hash=member.id_hash if member else None)
+        if item.type == "staff_logout":
+            return Event(t, "staff_logout", c, staff=state.staff if state else None)
+        if item.type in ("pause", "resume"):
+            return Event(t, item.type, c, source="staff")
+        return Event(t, item.type, c, ticket=item.ticket, applicant=item.applicant)
+
+    def _retried(self, item: QueueReport, state: CounterState | None) -> bool:
         ticket = state.ticket if state is not None else None
         if ticket is None or item.ticket is None or ticket.id != item.ticket:
             return False
@@ -469,7 +508,7 @@ class Core:
         if staff is not None and screen in ("invite", "serving", "welcome"):
             member = self.config.service.staff.get(staff)
             text = member.name if member else staff
-        frame = self.encoder.display(key, d.address or 1, SCREENS[screen], text)
+        frame = self.encoder.display(key, expected_address(d), SCREENS[screen], text)
         batch.sends.append((device, frame))
 
     def _send(self, device: str, frame: bytes) -> None:
@@ -494,8 +533,14 @@ class Core:
         self._published = time.monotonic()
 
     def rejections(self) -> dict[str, int]:
+        """Every refused input since the agent started: the core's, the frame decoders' and
+        what the links refused before it reached the core (an MQTT topic, say)."""
         out: Counter[str] = Counter(self.refusals)
         for decoder in self.devices.decoders().values():
             out.update(decoder.rejections)
+        for link in self.links.values():
+            refused = link.health().get("refused")
+            if isinstance(refused, dict):
+                out.update(refused)
         return dict(out)
 

@@ -6,11 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from edge_agent.config import DeviceConfig, HallConfig
+from edge_agent.service.checks import FRAME_LINKS, SERIAL_LINKS, expected_address
 from edge_agent.wire import Decoder, DeviceKey, KeyLookup, SeqGuard
-
-SERIAL_LINKS = ("usb", "rs485")
-# Links whose devices send frames (heartbeats): silence means down.
-FRAME_LINKS = (*SERIAL_LINKS, "mqtt")
 
 
 def link_name(device: DeviceConfig) -> str | None:
@@ -50,9 +47,10 @@ class DeviceTable:
                 ports.setdefault(d.port, {})[d.address] = dk
             elif d.link == "usb" and d.port:
                 # One device a port: the frame's address byte needs no lookup.
-                self._serial[d.port] = Decoder(_anywhere(dk), guard)
+                self._serial[d.port] = Decoder(_anywhere(dk), guard,
+                                               address=expected_address(d))
             elif d.link == "mqtt":
-                self._mqtt[d.id] = Decoder(_anywhere(dk), guard)
+                self._mqtt[d.id] = Decoder(_anywhere(dk), guard, address=expected_address(d))
         for port, table in ports.items():
             self._serial[port] = Decoder(table.get, guard)
 

@@ -31,13 +31,13 @@ from typing import Any, Protocol
 
 import evdev
 
-from edge_agent.config import ConfigError, DeviceConfig, HallConfig
+from edge_agent.config import DeviceConfig, HallConfig
+from edge_agent.service.checks import check_evdev_device
 from edge_agent.service.inputs import BadgeRead, Inbox, KeyAction, LinkState
 from edge_agent.service.keymap import BadgeDecoder, Card, Decoder, KeyDecoder, keymap_for
 from edge_agent.service.socket_input import SocketSource, is_socket
 
 RETRY_S = 1.0
-EVDEV_KINDS = ("pad", "keypad", "badge")
 
 
 class InputSource(Protocol):
@@ -265,22 +265,13 @@ def _device_health(d: _Device) -> dict[str, Any]:
 
 
 def _port(device: DeviceConfig) -> str:
-    if device.kind not in EVDEV_KINDS:
-        raise ConfigError(f"[devices.{device.id}] link: a {device.kind} cannot use link evdev "
-                          f"(evdev is for kinds {', '.join(EVDEV_KINDS)})")
-    if not device.port:
-        raise ConfigError(f"[devices.{device.id}] port: link evdev needs the device's path, "
-                          "like /dev/input/by-id/usb-...-event-kbd")
-    return device.port
+    return check_evdev_device(device, {})
 
 
 def evdev_links(config: HallConfig, now_us: Callable[[], int]) -> list[EvdevLink]:
     """One link for all of the hall's evdev devices, or none if it has none."""
     devices = [d for d in config.devices.values() if d.link == "evdev"]
-    seen: dict[str, str] = {}
+    paths: dict[str, str] = {}
     for d in devices:
-        port = _port(d)
-        if port in seen:
-            raise ConfigError(f"[devices.{d.id}] port: {port} is already device {seen[port]}'s")
-        seen[port] = d.id
+        check_evdev_device(d, paths)
     return [EvdevLink(devices, now_us)] if devices else []

@@ -1,5 +1,7 @@
 """The queue-system hook: the hall's queue system tells the agent a ticket was called at a
-counter, or its service finished.
+counter, or its service finished, a staff member logged in or out at a counter (工号登录), or
+the counter paused or resumed (暂停). The core turns each into the rules engine's event, as it
+does a badge swipe or a staff keypad's key.
 
     POST /v1/queue   Authorization: Bearer <token>   body: a report (queue_report.py)
     GET  /v1/health  no token: 200 {"ok": true} while the hook runs
@@ -9,8 +11,9 @@ recorded: 200 {"ok": true}; 409 / 422 {"ok": false, "error": reason} when the co
 503 when the core did not answer in time (the report is still on the inbox and may yet be
 journaled). Refusals at the door: 401 token, 404 path, 405 method, 411 no Content-Length,
 413 body too large, 400 a bad body (the ReportError's message). Each refusal is counted by
-reason and logged on one line; the applicant's ID number is hashed by parse_report and never
-logged.
+reason; the first of each reason from each client is logged (later ones only counted, so a
+misconfigured queue system cannot flood the log). The applicant's ID number is hashed by
+parse_report and never logged.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ log = logging.getLogger("edge_agent.hook")
 
 ANSWER_TIMEOUT_S = 5.0
 MAX_WAITING = 64  # reports waiting for the core at once; more get 503 at once
+MAX_LOGGED = 10_000  # (reason, client) pairs remembered for logging once
 _CONFLICT = ("conflict", "duplicate")
 
 
@@ -86,7 +90,8 @@ class QueueHook:
     def __init__(self, listen: str, token: str, salt: str, counters: Collection[str],
                  inbox: Inbox, now_us: Callable[[], int], *,
                  answer_timeout_s: float = ANSWER_TIMEOUT_S, read_timeout_s: float = 10.0,
-                 max_waiting: int = MAX_WAITING) -> None:
+                 max_waiting: int = MAX_WAITING, staff: Collection[str] = ()) -> None:
+        """`staff`: the hall's staff ids, which staff_login / staff_logout may name."""
         if not token:
             raise ValueError("the queue hook needs a token ([hook] token)")
         if not salt:
@@ -94,6 +99,8 @@ class QueueHook:
         self._expected = f"Bearer {token}".encode()
         self._salt = salt
         self._counters = frozenset(counters)
+        self._staff = frozenset(staff)
+        self._logged: set[tuple[str, str]] = set()
         self._inbox = inbox
         self._now_us = now_us
         self._answer_timeout_s = answer_timeout_s
@@ -129,7 +136,8 @@ class QueueHook:
     def submit(self, body: bytes) -> Outcome:
         """Parse a report, hand it to the core, wait for its answer."""
         try:
-            report = parse_report(body, self._salt, self._counters, self._now_us())
+            report = parse_report(body, self._salt, self._counters, self._now_us(),
+                                  self._staff)
         except ReportError as exc:
             return Outcome(HTTPStatus.BAD_REQUEST, "bad_report", str(exc))
         if not self._slots.acquire(blocking=False):
@@ -170,8 +178,13 @@ class QueueHook:
     def refused(self, client: str, outcome: Outcome) -> None:
         with self._lock:
             self._refused[outcome.reason] += 1
-        log.warning("queue hook: refused %s (%d %s): %s", client, outcome.status, outcome.reason,
-                    scrub(outcome.message))
+            first = (outcome.reason, client) not in self._logged
+            if first and len(self._logged) < MAX_LOGGED:
+                self._logged.add((outcome.reason, client))
+        if first:
+            log.warning("queue hook: refused %s (%d %s): %s (counted; further %s refusals "
+                        "from it are only counted)", client, outcome.status, outcome.reason,
+                        scrub(outcome.message), outcome.reason)
 
 
 class _HookHandler(Handler):

@@ -70,14 +70,17 @@ class BadgeRead:
 
 @dataclass(frozen=True, slots=True)
 class QueueReport:
-    """The hall's queue system: a ticket called at a counter, or its service finished.
+    """The hall's queue system: a ticket called at a counter, or its service finished; a
+    staff member logged in or out (工号登录), the counter paused or resumed (暂停).
     The applicant's ID number never gets here: only its salted hash."""
 
     counter: str
-    type: str  # "ticket_called" | "service_done"
+    type: str  # queue_report.TYPES
     t_us: int
     ticket: str | None = None
     applicant: str | None = None  # "h:<hex>" salted hash
+    staff: str | None = None  # a [staff.ID] (staff_login, staff_logout)
+    id: str | None = None  # the queue system's own id of the report, echoed on MQTT
     # Called (from the hook's thread) once the report is journaled: True, or False with the
     # reason it was refused (unknown counter, ...). Lets the HTTP hook answer truthfully.
     done: Callable[[bool, str], None] | None = field(default=None, compare=False)

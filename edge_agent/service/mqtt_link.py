@@ -3,7 +3,9 @@ mosquitto to the core's inbox, the core's frames to the pads' down topics.
 
 Topics, for hall H: pads publish raw frames on hall/H/<counter>/<device>/up (QoS 1) and a
 retained "online" / last-will "offline" on .../status; the agent publishes on .../down (QoS 1);
-the queue system publishes JSON reports on hall/H/queue. The link only sorts and stamps what
+the queue system publishes JSON reports on hall/H/queue and reads the agent's answer to each on
+hall/H/queue/answer, published once the report is journaled (or refused), as the HTTP hook
+answers only then. The link only sorts and stamps what
 it hears: the core decodes the frames. Everything it refuses is counted by reason and logged.
 
 paho-mqtt 2.x runs the network in its own thread (loop_start), reconnects with back-off and
@@ -14,6 +16,8 @@ and clean_session False the broker also keeps QoS 1 messages for the agent while
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import logging
 import socket
 import threading
@@ -26,8 +30,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge_agent.config import HallConfig
-from edge_agent.service.inputs import Inbox, Item, LinkState, MqttFrame
-from edge_agent.service.queue_report import ReportError, parse_report
+from edge_agent.service.inputs import Inbox, Item, LinkState, MqttFrame, QueueReport
+from edge_agent.service.queue_report import ReportError, parse_report, report_id
 from edge_agent.wire.protocol import MAX_RAW, Kind
 
 log = logging.getLogger(__name__)
@@ -103,6 +107,7 @@ class MqttLink:
         self.hall = config.hall_id
         self._settings = config.service.mqtt
         self._salt = config.service.hook.salt
+        self._staff = frozenset(config.service.staff)
         self._counters = frozenset(known_counters(config) if counters is None else counters)
         self._devices = {d.id: d.counter for d in config.devices.values() if d.link == "mqtt"}
         self._now_us = now_us
@@ -158,6 +163,7 @@ class MqttLink:
                 "frames_in": self._counts["frames_in"],
                 "status_in": self._counts["status_in"],
                 "queue_in": self._counts["queue_in"],
+                "answers_out": self._counts["answers_out"],
                 "frames_out": self._counts["frames_out"],
                 "pending": len(self._pending),
                 "dropped": self._pending.dropped,
@@ -215,12 +221,32 @@ class MqttLink:
             self._refuse("queue_off", topic, "[hook] salt is not set")
             return None
         try:
-            report = parse_report(body, self._salt, self._counters, self._now_us())
+            report = parse_report(body, self._salt, self._counters, self._now_us(),
+                                  self._staff)
         except ReportError as exc:  # its message never quotes the applicant's ID number
             self._refuse("bad_queue_report", topic, str(exc))
+            self.answer({"id": report_id(body), "ok": False, "error": str(exc)})
             return None
         self._count("queue_in")
-        return report
+        return dataclasses.replace(report, done=self._answer_for(report))
+
+    def answer_topic(self) -> str:
+        return f"hall/{self.hall}/queue/answer"
+
+    def answer(self, fields: dict[str, Any]) -> None:
+        """Publish one answer to the queue system (QoS 1; paho holds it across a reconnect)."""
+        body = json.dumps({k: v for k, v in fields.items() if v is not None},
+                          ensure_ascii=False)
+        self._client.publish(self.answer_topic(), body.encode(), qos=1)
+        self._count("answers_out")
+
+    def _answer_for(self, report: QueueReport) -> Callable[[bool, str], None]:
+        head = {"id": report.id, "counter": report.counter, "type": report.type,
+                "ticket": report.ticket, "staff": report.staff}
+
+        def done(ok: bool, why: str) -> None:  # called by the core, after the commit
+            self.answer({**head, "ok": ok, "error": why or None})
+        return done
 
     def _refuse(self, reason: str, topic: str, detail: str = "") -> None:
         with self._lock:

@@ -4,6 +4,12 @@ A report is a JSON object::
 
     {"counter": "A01", "type": "ticket_called", "ticket": "T001", "applicant_id": "310..."}
     {"counter": "A01", "type": "service_done", "ticket": "T001"}
+    {"counter": "A01", "type": "staff_login", "staff": "S01"}     (工号登录)
+    {"counter": "A01", "type": "staff_logout"}                     ("staff" optional)
+    {"counter": "A01", "type": "pause"} / {"counter": "A01", "type": "resume"}   (暂停)
+
+`staff` names a [staff.ID] of the hall file. `id` (optional, any report) is echoed in the
+answer on MQTT, so a queue system can match answers to its reports.
 
 A queue system retries a report it got no answer for. A retried `ticket_called` for the
 counter's current ticket, or a retried `service_done` naming the current ticket once it is
@@ -24,7 +30,8 @@ from typing import Any
 
 from edge_agent.service.inputs import QueueReport
 
-TYPES = ("ticket_called", "service_done")
+TYPES = ("ticket_called", "service_done", "staff_login", "staff_logout", "pause", "resume")
+FIELDS = {"counter", "type", "ticket", "applicant_id", "staff", "id"}
 MAX_BODY = 4096
 _ID_NUMBER = re.compile(r"^[0-9A-Za-z]{6,32}$")
 _TICKET = re.compile(r"^[^\x00-\x1f]{1,32}$")
@@ -40,7 +47,19 @@ def id_hash(salt: str, id_number: str) -> str:
     return "h:" + hmac.new(salt.encode(), normal, hashlib.sha256).hexdigest()[:32]
 
 
-def parse_report(body: bytes, salt: str, counters: Collection[str], t_us: int) -> QueueReport:
+def report_id(body: bytes) -> str | None:
+    """The report's "id" if it has a usable one (for the answer to a refused report too)."""
+    try:
+        obj = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    rid = obj.get("id") if isinstance(obj, dict) else None
+    return rid if isinstance(rid, str) and _TICKET.match(rid) else None
+
+
+def parse_report(body: bytes, salt: str, counters: Collection[str], t_us: int,
+                 staff: Collection[str] = ()) -> QueueReport:
+    """`counters`: the ids a report may name; `staff`: the hall's staff ids."""
     if len(body) > MAX_BODY:
         raise ReportError(f"body of {len(body)} bytes, at most {MAX_BODY}")
     try:
@@ -49,7 +68,7 @@ def parse_report(body: bytes, salt: str, counters: Collection[str], t_us: int) -
         raise ReportError(f"not JSON: {exc}") from None
     if not isinstance(obj, dict):
         raise ReportError("a report must be a JSON object")
-    unknown = set(obj) - {"counter", "type", "ticket", "applicant_id"}
+    unknown = set(obj) - FIELDS
     if unknown:
         raise ReportError(f"unknown field(s): {', '.join(sorted(unknown))}")
     counter, kind = obj.get("counter"), obj.get("type")
@@ -62,10 +81,32 @@ def parse_report(body: bytes, salt: str, counters: Collection[str], t_us: int) -
         raise ReportError("a ticket_called report needs \"ticket\": 1-32 printable characters")
     if ticket is not None and (not isinstance(ticket, str) or not _TICKET.match(ticket)):
         raise ReportError("ticket must be 1-32 printable characters")
+    if kind not in ("ticket_called", "service_done") and (
+            ticket is not None or obj.get("applicant_id") is not None):
+        raise ReportError(f"ticket and applicant_id belong to ticket_called / service_done, "
+                          f"not {kind}")
+    member = _staff(obj, kind, staff)
+    rid = obj.get("id")
+    if rid is not None and (not isinstance(rid, str) or not _TICKET.match(rid)):
+        raise ReportError("id must be 1-32 printable characters")
     applicant = obj.get("applicant_id")
     if applicant is not None and (not isinstance(applicant, str)
                                   or not _ID_NUMBER.match(applicant.strip())):
         raise ReportError("applicant_id must be 6-32 letters and digits (an ID number)")
     return QueueReport(counter=counter, type=kind, t_us=t_us,
                        ticket=ticket,
-                       applicant=id_hash(salt, applicant) if applicant else None)
+                       applicant=id_hash(salt, applicant) if applicant else None,
+                       staff=member, id=rid)
+
+
+def _staff(obj: dict[str, Any], kind: str, known: Collection[str]) -> str | None:
+    member = obj.get("staff")
+    if kind == "staff_login" and member is None:
+        raise ReportError("a staff_login report needs \"staff\": a staff id of the hall file")
+    if member is None:
+        return None
+    if kind not in ("staff_login", "staff_logout"):
+        raise ReportError(f"\"staff\" belongs to staff_login / staff_logout, not {kind}")
+    if not isinstance(member, str) or member not in known:
+        raise ReportError(f"unknown staff {member!r} (not a [staff.ID] of the hall file)")
+    return member

@@ -8,15 +8,20 @@ finishes the batch in hand, closes the journal and stops every link.
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import logging
+import os
 import signal
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from edge_agent.config import HallConfig
 from edge_agent.journal import Journal, JournalError
 from edge_agent.rules.model import RULES_VERSION
+from edge_agent.service.checks import check_live
 from edge_agent.service.clock import WALL, Clock
 from edge_agent.service.core import Core
 from edge_agent.service.inputs import Stop
@@ -26,6 +31,44 @@ log = logging.getLogger("edge_agent.run")
 
 class ServiceError(Exception):
     """The service cannot start; the message says why."""
+
+
+class JournalLock:
+    """One agent per journal: an exclusive flock on `<journal>.lock`, held for the process's
+    life (the kernel drops it when the process ends, however it ends). Taken before anything
+    else is touched, so a second agent started by mistake neither raises the journal's boot
+    counter nor takes the first one's MQTT session or ports. The file holds the holder's pid,
+    for the message a second agent prints."""
+
+    def __init__(self, journal: Path) -> None:
+        self.path = journal.with_name(journal.name + ".lock")
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise
+            raise ServiceError(
+                f"{journal} is in use by another agent (pid {holder}; lock {self.path}): "
+                "one agent per journal; stop that one first (systemctl stop "
+                "window-eval-agent), or give this configuration its own [agent] journal"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the last descriptor drops the flock
+            self._fd = None
+
+
+def lock_journal(config: HallConfig) -> JournalLock:
+    path = config.path(config.service.agent.journal)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return JournalLock(path)
 
 
 def open_journal(config: HallConfig) -> tuple[Journal, int]:
@@ -66,7 +109,7 @@ def build_links(config: HallConfig, core: Core) -> list[Any]:
         from edge_agent.service.hook import QueueHook
         from edge_agent.service.mqtt_link import known_counters
         parts.append(QueueHook(hook.listen, hook.token, hook.salt, known_counters(config),
-                               core.inbox, now_us))
+                               core.inbox, now_us, staff=config.service.staff))
     if config.service.agent.status_listen:
         from edge_agent.service.status_http import StatusServer
         parts.append(StatusServer(config.service.agent.status_listen, lambda: core.status))
@@ -95,7 +138,18 @@ def serve(config: HallConfig, clock: Clock = WALL) -> int:
 
 
 def _serve(config: HallConfig, clock: Clock, stopping: list[int]) -> int:
-    """Signals are caught from the start: a stop during the journal's restore is clean too."""
+    """Signals are caught from the start: a stop during the journal's restore is clean too.
+    The configuration is checked (check-config's checks) and the journal locked before
+    anything is opened."""
+    check_live(config)
+    lock = lock_journal(config)
+    try:
+        return _serve_locked(config, clock, stopping)
+    finally:
+        lock.release()
+
+
+def _serve_locked(config: HallConfig, clock: Clock, stopping: list[int]) -> int:
     journal, boot = open_journal(config)
     try:
         core = Core(config, journal, boot=boot, clock=clock)

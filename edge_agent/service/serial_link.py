@@ -60,7 +60,8 @@ from typing import Any, Protocol, cast
 
 import serial  # type: ignore[import-untyped]
 
-from edge_agent.config import ConfigError, DeviceConfig, HallConfig
+from edge_agent.config import DeviceConfig, HallConfig
+from edge_agent.service.checks import SERIAL_LINKS, check_frame_device, check_port
 from edge_agent.service.inputs import Inbox, LinkState, SerialBytes
 from edge_agent.wire import DeviceKey, Encoder, wire
 from edge_agent.wire.protocol import MAX_RAW, MIN_RAW, Kind
@@ -79,7 +80,6 @@ WRITE_TIMEOUT_S = 0.5
 QUEUE_MAX = 64
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 5.0
-SERIAL_LINKS = ("usb", "rs485")
 TYPE_BYTE = 2  # offset of the type in a raw frame
 
 
@@ -201,38 +201,6 @@ class Stats:
     write_timeouts: int = 0
 
 
-def check_devices(port: str, devices: list[DeviceConfig]) -> bool:
-    """Whether the devices make an RS-485 bus (else one USB device); ConfigError if they
-    cannot share the port."""
-    ids = ", ".join(d.id for d in devices)
-    links = {d.link for d in devices}
-    if not devices:
-        raise ConfigError(f"serial port {port}: no devices")
-    if len(links) > 1 or not links <= set(SERIAL_LINKS):
-        raise ConfigError(f"serial port {port}: devices {ids} must all be usb or all rs485, "
-                          f"got {', '.join(sorted(links))}")
-    if links == {"usb"}:
-        if len(devices) > 1:
-            raise ConfigError(f"serial port {port}: a usb port carries one device, got {ids}")
-        return False
-    _check_bus(port, devices)
-    return True
-
-
-def _check_bus(port: str, devices: list[DeviceConfig]) -> None:
-    seen: dict[int, str] = {}
-    for d in devices:
-        if d.key is None:
-            raise ConfigError(f"[devices.{d.id}] key: an rs485 device needs its key "
-                              "(the agent's polls are sealed with it)")
-        if d.address is None or not 1 <= d.address <= 247:
-            raise ConfigError(f"[devices.{d.id}] address: an rs485 device needs 1..247")
-        if d.address in seen:
-            raise ConfigError(f"[devices.{d.id}] address: {d.address} is already "
-                              f"{seen[d.address]}'s on {port}")
-        seen[d.address] = d.id
-
-
 class SerialLink:
     """One serial port: a USB-CDC device or an RS-485 bus (see the module's docstring)."""
 
@@ -242,7 +210,7 @@ class SerialLink:
         reply_margin_s: float = REPLY_MARGIN_S, cycle_min_s: float = CYCLE_MIN_S,
     ) -> None:
         listed = sorted(devices, key=lambda d: (d.address or 0, d.id))
-        self.bus = check_devices(port, listed)
+        self.bus = check_port(port, listed)
         self.port = port
         self.name = f"serial:{port}"
         self.devices = tuple(d.id for d in listed)
@@ -263,6 +231,7 @@ class SerialLink:
         self._ends = FrameEnds()
         self._delay: float | None = None  # None: open now; else the back-off before retrying
         self._offline = False
+        self._opened_once = False
         self._dirty = False  # the last write timed out part way: start the next with 0x00
         self.stats = Stats()
         self.silent: Counter[str] = Counter()  # poll timeouts per device
@@ -347,6 +316,7 @@ class SerialLink:
             return
         with self._port_lock:
             self._port = port
+        self._opened_once = True
         self._delay = None
         self._ends = FrameEnds()
         self._dirty = False
@@ -364,8 +334,11 @@ class SerialLink:
         self.last_error = str(exc)
         if not self._offline:
             self._offline = True
-            log.warning("%s: port vanished: %s", self.name, exc)
-            self._put_state(False, f"port vanished: {exc}")
+            # A port that was never there since the agent started did not vanish: a wrong
+            # path in the hall file, or the pad not plugged in yet.
+            what = "port vanished" if self._opened_once else "port not found"
+            log.warning("%s: %s: %s", self.name, what, exc)
+            self._put_state(False, f"{what}: {exc}")
 
     def _put_state(self, online: bool, why: str) -> None:
         assert self._inbox is not None
@@ -476,9 +449,8 @@ def serial_links(config: HallConfig, now_us: Callable[[], int], boot: int,
     for device in config.devices.values():
         if device.link not in SERIAL_LINKS:
             continue
-        if device.port is None:
-            raise ConfigError(f"[devices.{device.id}] port: a {device.link} device needs its "
-                              "serial port (/dev/serial/by-id/...)")
+        check_frame_device(device)
+        assert device.port is not None  # checked
         by_port.setdefault(device.port, []).append(device)
     return [SerialLink(port, devices, now_us, boot, **options)
             for port, devices in sorted(by_port.items())]

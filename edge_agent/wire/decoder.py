@@ -28,6 +28,7 @@ class Reason(enum.StrEnum):
     WRONG_DIRECTION = "wrong_direction"
     UNKNOWN_DEVICE = "unknown_device"
     BAD_TAG = "bad_tag"
+    WRONG_ADDRESS = "wrong_address"
     BAD_PAYLOAD = "bad_payload"
     REPLAYED_SEQ = "replayed_seq"
 
@@ -44,10 +45,15 @@ Result = Message | Rejection
 
 class Decoder:
     """Decodes the frames of one link. `upstream` False decodes agent-to-pad frames instead
-    (for simulators and tests). Without a guard there is no replay check."""
+    (for simulators and tests). Without a guard there is no replay check. `address`: on a
+    point-to-point link (USB, MQTT) the lookup finds the one device whatever the address
+    byte, and a frame sealed with its key but carrying another address is refused
+    (`wrong_address`: a pad configured for another place, never acked to that address)."""
 
-    def __init__(self, keys: KeyLookup, guard: SeqGuard | None, upstream: bool = True) -> None:
+    def __init__(self, keys: KeyLookup, guard: SeqGuard | None, upstream: bool = True,
+                 address: int | None = None) -> None:
         self._keys = keys
+        self._address = address
         self._guard = guard
         self._upstream = upstream
         self._buf = bytearray()
@@ -105,6 +111,8 @@ class Decoder:
             return self._reject(Rejection(Reason.UNKNOWN_DEVICE, address))
         if not tag_ok(found.key, raw):
             return self._reject(Rejection(Reason.BAD_TAG, address, found.device))
+        if self._address is not None and address != self._address:
+            return self._reject(Rejection(Reason.WRONG_ADDRESS, address, found.device))
         body = parse(kind, payload(raw))
         if body is None:
             return self._reject(Rejection(Reason.BAD_PAYLOAD, address, found.device))

@@ -259,10 +259,34 @@ def test_rotate_key_refuses_unknown_device_and_changed_fields(
 
 def test_keypad_registered_without_key_or_config(hall: Path, tmp_path: Path) -> None:
     out = tmp_path / "k"
+    reader = "/dev/input/by-id/usb-RFID_Reader-event-kbd"
     assert run(hall, "--device", "A01-badge", "--counter", "A01", "--kind", "badge",
-               "--link", "evdev", "--out", str(out)) == 0
-    assert devices(hall)["A01-badge"] == {"counter": "A01", "kind": "badge", "link": "evdev"}
+               "--link", "evdev", "--input-device", reader, "--out", str(out)) == 0
+    assert devices(hall)["A01-badge"] == {"counter": "A01", "kind": "badge", "link": "evdev",
+                                          "port": reader}
     assert not out.exists()
+
+
+def test_an_evdev_device_needs_its_input_device_and_its_own(
+        hall: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = hall.read_bytes()
+    badge = ["--device", "A01-badge", "--counter", "A01", "--kind", "badge", "--link", "evdev"]
+    assert run(hall, *badge) == 2
+    assert "--input-device is required for --link evdev" in capsys.readouterr().err
+    assert hall.read_bytes() == before
+    assert run(hall, *badge, "--input-device", "/dev/input/by-id/kbd") == 0
+    assert run(hall, "--device", "A02-kp", "--counter", "A02", "--kind", "keypad", "--link",
+               "evdev", "--input-device", "/dev/input/by-id/kbd") == 2
+    assert "/dev/input/by-id/kbd is already used by device 'A01-badge'" in \
+        capsys.readouterr().err
+
+
+def test_a_five_key_pad_in_a_binary_hall_is_a_warning(
+        hall: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(hall, "--device", "A01-pad", "--counter", "A01", "--keys", "5", "--board",
+               "pico", "--out", str(tmp_path / "p"), "--link", "usb", "--serial-port",
+               "/dev/serial/by-id/usb-pico-1") == 0
+    assert "warning: a 5-key pad in a binary hall" in capsys.readouterr().err
 
 
 def test_hall_without_id_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

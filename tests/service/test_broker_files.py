@@ -26,10 +26,11 @@ from edge_agent.service.broker_files import (
     broker_files_main,
     broker_users,
     conf_text,
+    monitor_password,
     password_line,
     write_broker_files,
 )
-from edge_agent.service.inputs import Inbox, MqttFrame, QueueReport
+from edge_agent.service.inputs import Inbox, LinkState, MqttFrame, QueueReport
 from edge_agent.service.mqtt_link import MqttLink
 from edge_agent.wire import DeviceKey, Encoder
 from edge_agent.wire.keys import MQTT_LABEL, mqtt_password
@@ -97,7 +98,10 @@ def test_mqtt_password_moved_to_the_wire_keys_and_provision_uses_it() -> None:
 def test_users_are_the_agent_the_queue_system_and_each_mqtt_pad() -> None:
     users = broker_users(hall_config(1883))
     assert users == {"agent": AGENT_PASSWORD, "queue": QUEUE_TOKEN, "A01-pad": PASS_A,
-                     "B02-pad": PASS_B}  # C03-pad is on USB
+                     "B02-pad": PASS_B,  # C03-pad is on USB
+                     "monitor": monitor_password(AGENT_PASSWORD)}
+    assert users["monitor"] == hmac.new(AGENT_PASSWORD.encode(), b"window-eval/mqtt-monitor/v1",
+                                        hashlib.sha256).hexdigest()[:32]
 
 
 def test_without_the_hook_there_is_no_queue_user() -> None:
@@ -117,6 +121,12 @@ def test_acl_lets_pads_use_only_their_own_topics() -> None:
         "",
         "user queue",
         f"topic write hall/{HALL}/queue",
+        f"topic read hall/{HALL}/queue/answer",
+        "",
+        "# A technician's read-only view (troubleshooting.md): monitor-password.",
+        "user monitor",
+        f"topic read hall/{HALL}/#",
+        "topic read $SYS/#",
     ]
 
 
@@ -151,15 +161,19 @@ def test_a_config_that_cannot_give_the_files_is_a_clear_error(edit: tuple[str, s
 def test_files_are_written_atomically_with_mode_0600(tmp_path: Path) -> None:
     out = tmp_path / "broker"
     paths = write_broker_files(hall_config(1883), out)
-    assert sorted(p.name for p in paths) == ["acl", "passwd", "window-eval.conf"]
-    assert sorted(p.name for p in out.iterdir()) == ["acl", "data", "passwd", "window-eval.conf"]
+    assert sorted(p.name for p in paths) == ["acl", "monitor-password", "passwd",
+                                             "window-eval.conf"]
+    assert sorted(p.name for p in out.iterdir()) == ["acl", "data", "monitor-password", "passwd",
+                                                     "window-eval.conf"]
     for path in paths:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     passwd = lines(out / "passwd")
     assert verify(passwd["A01-pad"], "A01-pad", PASS_A)
     assert verify(passwd["agent"], "agent", AGENT_PASSWORD)
+    assert verify(passwd["monitor"], "monitor", (out / "monitor-password").read_text().strip())
     write_broker_files(hall_config(1883), out)  # again: replaced, nothing left behind
-    assert sorted(p.name for p in out.iterdir()) == ["acl", "data", "passwd", "window-eval.conf"]
+    assert sorted(p.name for p in out.iterdir()) == ["acl", "data", "monitor-password", "passwd",
+                                                     "window-eval.conf"]
 
 
 def write_hall(folder: Path, text: str) -> Path:
@@ -342,3 +356,68 @@ def test_mosquitto_runs_on_the_generated_conf(tmp_path: Path, peers: list[Peer])
         peers.clear()
         broker.stop()
     assert (out / "data" / "mosquitto.db").exists()  # persistence_location is used
+
+
+def mosquitto_client(tool: str) -> str:
+    found = shutil.which(tool) or f"/usr/bin/{tool}"
+    if not os.access(found, os.X_OK):
+        pytest.fail(f"{tool} is not installed: run tools/bootstrap (Debian mosquitto-clients)",
+                    pytrace=False)
+    return found
+
+
+def test_the_monitor_account_reads_everything_publishes_nothing_and_leaves_the_agent_on(
+        tmp_path: Path, peers: list[Peer]) -> None:
+    """troubleshooting.md's mosquitto_sub, with the real clients on the generated conf (which
+    makes the user name the client id: watching as `agent` would knock the agent off)."""
+    config = hall_config(free_port())
+    out = tmp_path / "broker"
+    write_broker_files(config, out)
+    broker = GeneratedConfBroker(tmp_path / "run", config.service.mqtt.port,
+                                 out / "window-eval.conf")
+    broker.start()
+    link = MqttLink(config, Clock())
+    inbox: Inbox = queue.Queue()
+    login = ["-h", broker.host, "-p", str(broker.port), "-u", "monitor", "-P",
+             (out / "monitor-password").read_text().strip(), "-q", "1"]
+    try:
+        link.start(inbox)
+        assert link.wait_subscribed(10)
+        pad = join(peers, broker, "A01-pad", PASS_A).joined()
+        pad.publish(topic("A01", "A01-pad", "status"), b"online", retain=True)
+        pad.subscribe(topic("A01", "A01-pad", "down"))
+        watch = subprocess.Popen([mosquitto_client("mosquitto_sub"), *login, "-F", "%t %x",
+                                  "-C", "3", "-W", "20", "-t", f"hall/{HALL}/#",
+                                  "-t", "$SYS/broker/version"], stdout=subprocess.PIPE, text=True)
+        assert watch.stdout is not None
+        first = [watch.stdout.readline().strip(), watch.stdout.readline().strip()]
+        assert sorted(line.split(" ")[0] for line in first) == [
+            "$SYS/broker/version", topic("A01", "A01-pad", "status")]  # retained: subscribed
+        ack = Encoder(boot=1).ack(DeviceKey("A01-pad", KEY_A), 3, boot=1, seq=1)
+        assert link.send("A01-pad", ack)  # the agent's own traffic shows too
+        assert watch.wait(20) == 0
+        assert watch.stdout.read() == f"{topic('A01', 'A01-pad', 'down')} {ack.hex()}\n"
+        for where, body in [(f"hall/{HALL}/queue", REPORT.decode()),
+                            (topic("A01", "A01-pad", "down"), "forged"),
+                            (topic("A01", "A01-pad", "up"), "x" * 30)]:
+            subprocess.run([mosquitto_client("mosquitto_pub"), *login, "-t", where, "-m", body],
+                           check=True, capture_output=True, timeout=20)  # dropped by the ACL
+        marker = press_frame(seq=2)
+        pad.publish(topic("A01", "A01-pad", "up"), marker)
+        # The monitor's report and frame were published (and PUBACKed) before the marker:
+        # the agent heard nothing but the pad's status and the marker.
+        heard = until(inbox, is_frame(marker))
+        assert [type(i) for i in heard] == [LinkState, MqttFrame]
+        assert isinstance(heard[-1], MqttFrame) and heard[-1].payload == marker
+        assert pad.message().payload == ack  # and nothing of the monitor's after it
+        assert pad.messages.empty()
+        health = link.health()
+        assert health["connected"] and health["connects"] == 1 and health["queue_in"] == 0
+        assert health["refused"] == {}
+        assert "already connected" not in broker.log()
+    finally:
+        link.stop()
+        for peer in peers:
+            peer.close()
+        peers.clear()
+        broker.stop()

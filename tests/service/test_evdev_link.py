@@ -272,7 +272,7 @@ def test_one_link_for_every_evdev_device_and_none_without() -> None:
 
 @pytest.mark.parametrize(("devices", "message"), [
     ([dev("A01-sign", "sign", PAD)], r"\[devices.A01-sign\] link: a sign cannot use link evdev"),
-    ([dev("A01-pad", "pad", None)], r"\[devices.A01-pad\] port: link evdev needs"),
+    ([dev("A01-pad", "pad", None)], r"\[devices.A01-pad\] port: missing; link evdev needs"),
     ([dev("A01-pad", "pad", PAD), dev("A01-kp", "keypad", PAD)],
      r"\[devices.A01-kp\] port: .* is already device A01-pad's")])
 def test_a_device_the_link_cannot_serve_is_a_config_error(

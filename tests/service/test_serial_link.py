@@ -278,7 +278,7 @@ def queue_while_absent(tmp_path: Path, started: Start, limit: int
     core = started(link)
     offline = core.state()
     assert (offline.online, offline.devices) == (False, ("pad1",))
-    assert offline.why.startswith(f"port vanished: [Errno 2] could not open port {path}")
+    assert offline.why.startswith(f"port not found: [Errno 2] could not open port {path}")
     return link, core, path
 
 
@@ -625,13 +625,14 @@ def test_serial_links_makes_one_link_per_port() -> None:
 
 @pytest.mark.parametrize(("devices", "message"), [
     ([DeviceConfig(id="p1", counter="A01", link="usb")],
-     r"\[devices.p1\] port: a usb device needs its serial port"),
+     r"\[devices.p1\] port: missing; a usb device needs its serial port"),
     ([usb_pad("/dev/x", "p1"), usb_pad("/dev/x", "p2", 2)],
-     r"serial port /dev/x: a usb port carries one device, got p1, p2"),
+     r"\[devices.p2\] port: /dev/x is a usb port and carries one device, got p1, p2"),
     ([usb_pad("/dev/x", "p1"), *bus_pads("/dev/x", [2])],
-     r"serial port /dev/x: devices p1, pad2 must all be usb or all rs485"),
+     r"\[devices.pad2\] port: /dev/x has devices p1, pad2, which must all be usb or all "
+     "rs485"),
     ([DeviceConfig(id="p1", counter="A01", link="rs485", port="/dev/x", address=1)],
-     r"\[devices.p1\] key: an rs485 device needs its key"),
+     r"\[devices.p1\] key: missing; a pad on link rs485 seals its frames with its key"),
     ([*bus_pads("/dev/x", [1]),
       DeviceConfig(id="pad1b", counter="A02", link="rs485", port="/dev/x", address=1,
                    key=KEYS[1])],

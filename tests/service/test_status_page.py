@@ -193,6 +193,25 @@ def test_a_pad_whose_link_reports_it_gone_is_marked_before_it_is_down(tmp_path: 
     assert "device device-link_lost" in dom and "链路断开" in dom
 
 
+def test_an_evdev_links_devices_are_lines_of_words_not_raw_json(tmp_path: Path) -> None:
+    snap = copy.deepcopy(SNAPSHOT)
+    snap["links"]["evdev"] = {"running": True, "devices": {
+        "A01-badge": {"kind": "badge", "path": "/dev/input/by-id/usb-Sycreader_RFID_"
+                      "Technology_Co._Ltd_SYC_ID_IC_USB_Reader_08FF20140315-event-kbd",
+                      "open": True, "events": 40, "rejections": {}, "last_error": None},
+        "A01-keypad": {"kind": "keypad", "path": "/dev/input/by-id/kp", "open": False,
+                       "rejections": {"unmapped_key": 2}, "last_error": "unplugged"}}}
+    with serving(lambda: snap) as server:
+        dom = rendered(server, tmp_path / "profile")
+    lines = texts(dom, "link-extra link-part")
+    assert lines[0].startswith("A01-badge: kind badge, path /dev/input/by-id/usb-Sycreader")
+    assert lines[1] == ("A01-keypad: kind keypad, path /dev/input/by-id/kp, open false, "
+                        "rejections unmapped_key 2, last_error unplugged")
+    assert texts(dom, "link-extra")[0] == "running true"
+    assert '{"' not in dom  # no raw JSON anywhere on the page
+    assert "since the agent started" in dom and ">2026-11-23 08:00:00<" in dom
+
+
 def test_when_the_agent_stops_answering_the_page_says_unreachable(tmp_path: Path) -> None:
     calls = itertools.count(1)
     second = threading.Event()

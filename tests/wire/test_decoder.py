@@ -11,6 +11,7 @@ from edge_agent.wire import (
     Kind,
     Message,
     Press,
+    Reason,
     Rejection,
     Screen,
     SeqGuard,
@@ -122,3 +123,17 @@ def test_lookup_from_hall_config_tables() -> None:
     lookup = lookup_for(devices, "/dev/ttyUSB0")
     assert lookup(3) == DeviceKey("A01-pad", KEY.key)
     assert lookup(4) is None
+
+
+def test_a_point_to_point_decoder_refuses_another_address_after_the_tag() -> None:
+    """USB and MQTT: the one device's key is found whatever the address byte says; a frame
+    sealed with it but naming another address is wrong_address (not a forgery: the tag holds),
+    and a forged frame with another address is still bad_tag (checks run in order)."""
+    dec = Decoder(lambda address: KEY, SeqGuard(), address=3)
+    stray = seal(KEY.key, 9, Kind.PRESS, 1, 1, bytes([0, 0, 0, 0, 9, 0, 1]))
+    forged = seal(bytes(32), 9, Kind.PRESS, 1, 1, bytes([0, 0, 0, 0, 9, 0, 1]))
+    assert dec.decode(stray) == Rejection(Reason.WRONG_ADDRESS, 9, KEY.device)
+    assert dec.decode(forged) == Rejection(Reason.BAD_TAG, 9, KEY.device)
+    accepted = dec.decode(seal(KEY.key, 3, Kind.PRESS, 1, 1, bytes([0, 0, 0, 0, 9, 0, 1])))
+    assert isinstance(accepted, Message) and accepted.seq == 1  # the refusal marked nothing
+    assert dict(dec.rejections) == {"wrong_address": 1, "bad_tag": 1}

@@ -114,8 +114,10 @@ class SimHall:
         cfg: dict[str, Any] = {"device": device, "counter": counter, "hall": self.layout.hall_id,
                                "address": address, "keys": self.layout.keys, "key": key,
                                "link": link, "board": "pico_w" if link == "mqtt" else "pico"}
+        # The address goes in on every link: the agent refuses a frame whose address is not
+        # its device's (wrong_address), and a USB or MQTT sign sits at the pad's address + 1.
         table: dict[str, Any] = {"counter": counter, "kind": kind, "link": link,
-                                 "keys": self.layout.keys, "key": key}
+                                 "keys": self.layout.keys, "key": key, "address": address}
         if link == "usb":
             port = PtyPort(self.folder / "dev" / device)
             self.usb.append(port)
@@ -124,7 +126,7 @@ class SimHall:
         elif link == "rs485":
             bus = self.buses[-1]
             board = bus.board(address)
-            table.update(port=str(bus.port.path), address=address)
+            table["port"] = str(bus.port.path)
         else:
             password = mqtt_password(key)
             cfg["mqtt"] = {"host": self.layout.mqtt_host, "port": self.layout.mqtt_port,

@@ -98,6 +98,8 @@
     text("uptime", duration(agent.uptime_s));
     text("seq", num(journal.seq));
     text("inbox", num(agent.inbox));
+    const since = clock(agent.started);
+    text("since", since ? since.date + " " + since.time : null);
     if (center === null || center === undefined) {
       text("backlog", "—");
       fill("center", label(["未配置上传", "no center uplink"], "muted"));
@@ -206,6 +208,20 @@
     return card;
   }
 
+  function isTable(value) {
+    return value !== null && typeof value === "object" && !Array.isArray(value);
+  }
+
+  // A value of a link's health as words: "k v, k v" for a table, never raw JSON.
+  function describe(value) {
+    if (isTable(value)) {
+      const keys = Object.keys(value);
+      return keys.length ? keys.map((k) => k + " " + describe(value[k])).join(", ") : "—";
+    }
+    if (Array.isArray(value)) return value.map(describe).join(", ") || "—";
+    return value === null || value === undefined ? "—" : String(value);
+  }
+
   function renderLinks(links) {
     const items = Object.keys(links || {}).sort().map((name) => {
       const link = links[name] || {};
@@ -214,9 +230,17 @@
       const li = el("li", up ? "link up" : down ? "link down" : "link");
       li.appendChild(el("span", "dot"));
       li.appendChild(el("span", "link-name", name));
-      const extra = Object.keys(link).filter((k) => k !== "open" && k !== "connected")
-        .map((k) => k + " " + (typeof link[k] === "object" ? JSON.stringify(link[k]) : link[k]));
+      const extra = [];
+      const parts = [];  // a link of several devices (evdev): one line each
+      Object.keys(link).filter((k) => k !== "open" && k !== "connected").forEach((k) => {
+        if (isTable(link[k]) && Object.values(link[k]).some(isTable)) {
+          Object.keys(link[k]).sort().forEach((sub) => parts.push(sub + ": " + describe(link[k][sub])));
+        } else {
+          extra.push(k + " " + describe(link[k]));
+        }
+      });
       if (extra.length) li.appendChild(el("small", "link-extra", extra.join(" · ")));
+      parts.forEach((line) => li.appendChild(el("small", "link-extra link-part", line)));
       return li;
     });
     fill("links", ...(items.length ? items : [el("li", "muted", "无 none")]));
