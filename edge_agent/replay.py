@@ -206,7 +206,7 @@ class ContractWriter:
         out.write("}\n")
 
 
-_OutageKey = tuple[str, int, str | None]  # (counter, line, device) of a device_offline
+_IncidentKey = tuple[str, int, str, str | None]  # (counter, line, kind, device)
 
 
 @dataclass
@@ -215,7 +215,8 @@ class JournalComparison:
     its decision, or the incidents it released (the deductions a window may dispute).
 
     A device_offline incident may change after it is recorded (a ruling, a late report), so
-    each outage's status is compared as it finally stands, in :meth:`finish`.
+    each outage's status is compared as it finally stands, in :meth:`finish`; with
+    ``per_record`` false every incident is (where it was released does not matter).
     """
 
     checked: int = 0
@@ -224,8 +225,9 @@ class JournalComparison:
     # How the two sides are named, and what explains a difference at a counter (if known).
     labels: tuple[str, str] = ("recorded", "replay gives")
     explain: Callable[[str | None, bool], str] | None = None
-    _outages_then: dict[_OutageKey, tuple[int, bool, bool]] = field(default_factory=dict)
-    _outages_now: dict[_OutageKey, tuple[int, Incident]] = field(default_factory=dict)
+    per_record: bool = True
+    _final_then: dict[_IncidentKey, tuple[bool, bool]] = field(default_factory=dict)
+    _final_now: dict[_IncidentKey, Incident] = field(default_factory=dict)
 
     def compare(self, record_outcome: dict[str, Any], outputs: list[Output], seq: int,
                 counter: str | None = None) -> None:
@@ -236,19 +238,18 @@ class JournalComparison:
         now = None if derived is None else (derived.accepted, derived.reason)
         incidents_then = []
         for i in record_outcome.get("incidents", ()):
-            if i["kind"] == "device_offline":
-                self._outages_then[_outage_key(i)] = (seq, i["exempt"], i.get("pending", False))
+            state = (i["exempt"], i.get("pending", False))
+            if i["kind"] == "device_offline" or not self.per_record:
+                self._final_then[_key(i)] = state
             else:
-                incidents_then.append((i["kind"], i["line"], i["exempt"], i.get("pending", False)))
+                incidents_then.append((i["kind"], i["line"], *state))
         for i in record_outcome.get("changed", ()):
-            key = _outage_key(i)
-            first = self._outages_then.get(key, (seq, False, False))[0]
-            self._outages_then[key] = (first, i["exempt"], i["pending"])
+            self._final_then[_key(i)] = (i["exempt"], i["pending"])
         incidents_now = []
         for o in outputs:
             if isinstance(o, Incident):
-                if o.faults is not None:
-                    self._outages_now[(o.counter, o.line, o.device)] = (seq, o)
+                if o.faults is not None or not self.per_record:
+                    self._final_now[(o.counter, o.line, o.kind, o.device)] = o
                 else:
                     incidents_now.append((o.kind, o.line, o.exempt, o.pending))
         differences = []
@@ -262,19 +263,19 @@ class JournalComparison:
             self._disagree(seq, "; ".join(differences), counter, False)
 
     def finish(self) -> None:
-        """Compare each outage's device_offline incident as it finally stands."""
-        then, now = self._outages_then, self._outages_now
-        for key in sorted(then.keys() | now.keys(), key=lambda k: (k[1], k[0])):
-            recorded = then.get(key)
+        """Compare the incidents kept for the end as they finally stand, each named by the
+        record it stems from (an outage: its device_down)."""
+        then, now = self._final_then, self._final_now
+        was, gives = self.labels
+        for key in sorted(then.keys() | now.keys(), key=lambda k: (k[1], k[0], k[2])):
+            state_then = then.get(key)
             derived = now.get(key)
-            state_then = None if recorded is None else recorded[1:]
-            state_now = None if derived is None else (derived[1].exempt, derived[1].pending)
+            state_now = None if derived is None else (derived.exempt, derived.pending)
             if state_then != state_now:
-                seq = (recorded or derived or (0,))[0]
-                was, gives = self.labels
-                self._disagree(seq, f"device_offline of {key[2]} (line {key[1]}): {was} "
-                                    f"{_status(state_then)}, {gives} {_status(state_now)}",
-                               key[0], True)
+                counter, line, kind, device = key
+                what = f"{kind} of {device}" if device else kind
+                self._disagree(line, f"{what}: {was} {_status(state_then)}, {gives} "
+                                     f"{_status(state_now)}", counter, kind == "device_offline")
 
     def _disagree(self, seq: int, text: str, counter: str | None, outage: bool) -> None:
         self.disagreements += 1
@@ -283,8 +284,8 @@ class JournalComparison:
             self.shown.append(f"journal record {seq}: {text}{why}")
 
 
-def _outage_key(i: dict[str, Any]) -> _OutageKey:
-    return (i["counter"], i["line"], i.get("device"))
+def _key(i: dict[str, Any]) -> _IncidentKey:
+    return (i["counter"], i["line"], i["kind"], i.get("device"))
 
 
 def _status(state: tuple[bool, bool] | None) -> str:
@@ -306,7 +307,7 @@ class JournalReplay:
         self.replayer = Replayer(config, month)
         self.comparison = JournalComparison()
         self.changes = JournalComparison(labels=("version 1 gave", f"version {RULES_VERSION} "
-                                                 "gives"), explain=self._why)
+                                                 "gives"), explain=self._why, per_record=False)
         self._config = config
         self._versions = versions or [(1, RULES_VERSION)]
         self._then: RulesEngine | None = None

@@ -47,10 +47,10 @@ def test_a_version_1_journal_replays_with_its_changes_explained(run: Runner) -> 
     assert status == 0, err
     assert "written under an older version of the rules; rules version 2 decides 2 of its " \
            "records otherwise (a version's change, not tampering)" in err
-    assert "journal record 3: incidents version 1 gave [('not_prompted', 3, False, False)], " \
-           "version 2 gives [] (重呼: the current ticket called again is the same service " \
+    assert "journal record 3: not_prompted: version 1 gave deducted, version 2 gives no " \
+           "incident (重呼: the current ticket called again is the same service " \
            "(rules version 2))" in err
-    assert "journal record 6: device_offline of A01-pad (line 6): version 1 gave exempt, " \
+    assert "journal record 6: device_offline of A01-pad: version 1 gave exempt, " \
            "version 2 gives pending (a fault report exempts an outage only once the IT " \
            "department verifies it)" in err
     assert "disagrees with the journal" not in err
@@ -72,6 +72,23 @@ def test_a_tampered_version_1_journal_still_fails(run: Runner) -> None:
     assert "journal record 6: decision recorded (False, 'already_rated'), replay gives " \
            "(False, 'double_press')" in err
     assert "rules version 2 decides 2 of its records otherwise" in err
+
+
+def test_what_version_1_held_behind_an_outage_is_not_read_as_tampering(run: Runner) -> None:
+    """Version 1 held an outage's incident through its grace and queued the incidents raised
+    after it, so they were journaled with a later record; the check reproduces that."""
+    config = run.config()
+    journal = run.tmp / "v1.sqlite"
+    write_v1_journal(journal, config, [
+        login("09:00:00"), ev("09:30:00", "device_down", device="A01-pad"),
+        ev("09:40:00", "ticket_called", ticket="T1"), ev("09:41:00", "ticket_called", ticket="T2"),
+        ev("10:05:00", "ticket_called", ticket="T3")])
+    db = sqlite3.connect(journal)
+    outcomes = [json.loads(o) for (o,) in db.execute("SELECT outcome FROM records ORDER BY seq")]
+    assert [len(o.get("incidents", ())) for o in outcomes] == [0, 0, 0, 0, 3]
+    status, _, err = run.cli("replay", "--journal", str(journal), "--config", str(config),
+                             "--month", "2026-03")
+    assert status == 0 and err == "", err  # same incidents, each left with its own record now
 
 
 def test_an_agent_opening_an_old_journal_records_where_version_2_begins(tmp_path: Path

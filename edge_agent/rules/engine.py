@@ -9,6 +9,7 @@ opening hour, the end of a fault report's grace) fire when :meth:`RulesEngine.ad
 from __future__ import annotations
 
 import heapq
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import count
@@ -129,6 +130,10 @@ class RulesEngine:
         self._deadlines: list[_Deadline] = []
         self._seq = count()
         self._outputs: list[Output] = []
+        # Version 1 only (checking an old journal): an unexempt outage was held back until
+        # its grace passed or a report came, and every incident raised after it queued behind
+        # it, so each left with the record that released it. [incident, still waiting].
+        self._held: deque[list[Any]] = deque()
         self._displays = displays
         r = config.rules
         self._ttl = round(r.invite_ttl_s * US)
@@ -167,6 +172,8 @@ class RulesEngine:
             self.now = t
         counter = self.counters.get(ev.counter) or self._new_counter(ev.counter)
         self._handlers[ev.type](ev, counter)
+        if self._held:
+            self._release_held()
         if self._displays:
             self._show(counter, t)
         return self._take()
@@ -177,7 +184,10 @@ class RulesEngine:
         return self._take()
 
     def finish(self) -> list[Output]:
-        """The end of the input: nothing is held back, so nothing more comes out."""
+        """The end of the input: what version 1 still held leaves as it stands."""
+        for entry in self._held:
+            entry[1] = False
+        self._release_held()
         return self._take()
 
     # --- time ----------------------------------------------------------------------------
@@ -193,6 +203,8 @@ class RulesEngine:
             heapq.heappop(deadlines)
             fire(due, ref)
         self.now = t
+        if self._held:
+            self._release_held()
 
     def _at(self, due: int, strict: bool, fire: Callable[[int, Any], None], ref: Any) -> None:
         heapq.heappush(self._deadlines, (due, strict, next(self._seq), fire, ref))
@@ -219,8 +231,26 @@ class RulesEngine:
                             device=device, faults=faults)
         if faults:
             _settle(incident)
-        self._outputs.append(incident)
+        waiting = self.rules_version < 2 and kind == "device_offline" and not incident.exempt
+        if waiting or self._held:
+            self._held.append([incident, waiting])
+        else:
+            self._outputs.append(incident)
         return incident
+
+    def _release_held(self) -> None:
+        held = self._held
+        while held and not held[0][1]:
+            self._outputs.append(held.popleft()[0])
+
+    def _stop_waiting(self, incident: Incident) -> bool:
+        """Version 1: let a held outage go (its grace passed, or a report came); False when
+        it is not held, so it was output already."""
+        for entry in self._held:
+            if entry[0] is incident:
+                entry[1] = False
+                return True
+        return False
 
     def _show(self, c: CounterState, t: int) -> None:
         state = c.state
@@ -455,6 +485,11 @@ class RulesEngine:
             d.covered.append(incident)
         d.in_grace = [g for g in d.in_grace if g[0] >= t]
         d.in_grace.append((t + self._fault_grace, incident))
+        if self.rules_version < 2 and not incident.exempt:
+            self._at(t + self._fault_grace, True, self._grace_over, incident)
+
+    def _grace_over(self, due: int, incident: Incident) -> None:
+        self._stop_waiting(incident)
 
     def _device_up(self, ev: Event, c: CounterState) -> None:
         assert ev.device is not None
@@ -480,7 +515,10 @@ class RulesEngine:
                 if not incident.faults:
                     d.covered.append(incident)
                 incident.faults.append(report)
-                self._resettle(incident, ev)
+                if self.rules_version < 2 and self._stop_waiting(incident):
+                    _settle(incident)  # still held: it leaves exempt, as version 1 had it
+                else:
+                    self._resettle(incident, ev)
 
     def _fault_cleared(self, ev: Event, c: CounterState) -> None:
         assert ev.device is not None
