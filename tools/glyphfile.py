@@ -17,7 +17,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-from edge_agent.config import HallConfig
+from edge_agent.config import DisplayConfig, HallConfig
 from edge_agent.padfont import DISPLAY_FILE, HEADER, LARGE_FILE, MAGIC, SMALL_FILE, VERSION
 
 SOURCE_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
@@ -46,14 +46,43 @@ class Rendered:
     missing: list[str] = field(default_factory=list)  # lacking from the source font
 
 
-def hall_text(config: HallConfig) -> tuple[str, str]:
-    """(text drawn at 16 px, text drawn at 32 px) for this hall."""
-    captions = config.display.captions()
-    small = [BASE_TEXT, *captions.values(), *config.counters.values(), *config.counters]
-    for sid, member in config.service.staff.items():
-        small += [member.name, sid]
-    large = [captions[name] for name in LARGE_CAPTIONS]
-    return "".join(small), "".join(large)
+@dataclass(frozen=True)
+class HallText:
+    """What a hall's pads may be asked to draw."""
+
+    captions: dict[str, str]
+    counters: dict[str, str]  # id -> name
+    staff: dict[str, str]  # staff number (工号) -> name
+
+    @classmethod
+    def of(cls, config: HallConfig) -> HallText:
+        return cls(config.display.captions(), dict(config.counters),
+                   {sid: s.name for sid, s in config.service.staff.items()})
+
+    @classmethod
+    def of_document(cls, doc: dict[str, Any]) -> HallText:
+        """From a parsed hall file that the agent's validation may not accept (provisioning
+        keeps keys it does not know): only the names and captions are read."""
+
+        def names(section: str) -> dict[str, str]:
+            tables = doc.get(section)
+            if not isinstance(tables, dict):
+                return {}
+            return {str(key): str(t.get("name", key)) if isinstance(t, dict) else str(key)
+                    for key, t in tables.items()}
+
+        display = doc.get("display")
+        given = display if isinstance(display, dict) else {}
+        captions = {key: str(given.get(key, value))
+                    for key, value in DisplayConfig().captions().items()}
+        return cls(captions, names("counters"), names("staff"))
+
+    def texts(self) -> tuple[str, str]:
+        """(text drawn at 16 px, text drawn at 32 px)."""
+        small = [BASE_TEXT, *self.captions.values(), *self.counters.values(), *self.counters,
+                 *self.staff.values(), *self.staff]
+        large = [self.captions[name] for name in LARGE_CAPTIONS]
+        return "".join(small), "".join(large)
 
 
 def _renderer(height: int, source: Path) -> tuple[ImageFont.FreeTypeFont, int]:
@@ -104,10 +133,10 @@ def encode(rendered: Rendered) -> bytes:
     return b"".join(parts)
 
 
-def display_settings(config: HallConfig, kind: str, keys: int, counter: str) -> dict[str, Any]:
+def display_settings(hall: HallText, kind: str, keys: int, counter: str) -> dict[str, Any]:
     """A pad's display.json: its kind and keys, its counter's name, the hall's captions."""
-    return {"kind": kind, "keys": keys, "counter": config.counters.get(counter, counter),
-            "captions": config.display.captions()}
+    return {"kind": kind, "keys": keys, "counter": hall.counters.get(counter, counter),
+            "captions": hall.captions}
 
 
 @dataclass
@@ -127,9 +156,9 @@ class HallFont:
             tmp.replace(folder / name)
 
 
-def hall_font(config: HallConfig, extra: str = "", source: Path = SOURCE_FONT) -> HallFont:
+def hall_font(hall: HallText, extra: str = "", source: Path = SOURCE_FONT) -> HallFont:
     """The glyph files of a hall (with `extra` text, e.g. a name being tried out)."""
-    small, large = hall_text(config)
+    small, large = hall.texts()
     return HallFont(render(small + extra, SMALL, source), render(large, LARGE, source))
 
 

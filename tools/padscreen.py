@@ -102,7 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     counter = args.counter or next(iter(config.counters), "")
     text = agent_text(args.text, args.number)
     extra = "" if args.hall_font_only else text
-    font = glyphfile.hall_font(config, extra)
+    hall = glyphfile.HallText.of(config)
+    font = glyphfile.hall_font(hall, extra)
     if font.missing():
         print(f"padscreen: the source font lacks {''.join(font.missing())!r}: drawn as boxes",
               file=sys.stderr)
@@ -114,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         folder = Path(tmp)
         font.write(folder)
         glyphfile.write_display(folder, glyphfile.display_settings(
-            config, args.kind, args.keys, counter))
+            hall, args.kind, args.keys, counter))
         screen = SCREENS.index(args.screen)
         buf = (render_micropython(binary, folder, screen, text) if binary
                else render_cpython(folder, screen, text))

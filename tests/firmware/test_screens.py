@@ -56,13 +56,14 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, int], P
     hall = root / "hall.toml"
     hall.write_text(HALL, encoding="utf-8")
     config = load_config(hall)
-    font = glyphfile.hall_font(config)
+    hall_text = glyphfile.HallText.of(config)
+    font = glyphfile.hall_font(hall_text)
     assert font.missing() == ["𠮷"]
     out = {}
     for kind, keys in (("pad", 2), ("pad", 5), ("sign", 2)):
         folder = root / f"{kind}{keys}"
         font.write(folder)
-        glyphfile.write_display(folder, glyphfile.display_settings(config, kind, keys, "A01"))
+        glyphfile.write_display(folder, glyphfile.display_settings(hall_text, kind, keys, "A01"))
         out[kind, keys] = folder
     return out
 
@@ -127,8 +128,9 @@ def test_a_caption_from_the_hall_file_is_drawn(tmp_path: Path) -> None:
     hall = tmp_path / "hall.toml"
     hall.write_text('[hall]\nid = "h"\n[display]\nclosed = "未登录"\n', encoding="utf-8")
     config = load_config(hall)
-    glyphfile.hall_font(config).write(tmp_path)
-    glyphfile.write_display(tmp_path, glyphfile.display_settings(config, "pad", 2, "A01"))
+    hall_text = glyphfile.HallText.of(config)
+    glyphfile.hall_font(hall_text).write(tmp_path)
+    glyphfile.write_display(tmp_path, glyphfile.display_settings(hall_text, "pad", 2, "A01"))
     custom = padscreen.render_cpython(tmp_path, SCREENS.index("closed"), "")
     paused = padscreen.render_cpython(tmp_path, SCREENS.index("paused"), "")
     assert custom != paused  # 未登录 where the default would say 暂停服务, like paused
