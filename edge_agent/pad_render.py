@@ -45,10 +45,14 @@ class PadRenderer:
         self.large = glyphs.Glyphs(str(folder / LARGE_FILE), 32, pixels)
         self.screens = self._screens_mod.Screens(self.small, self.large, settings)
 
-    def render(self, screen: int, text: str) -> bytes:
-        """The display's memory after drawing `screen` with the agent's `text`."""
+    def render(self, screen: int, text: str, settings: dict[str, Any] | None = None) -> bytes:
+        """The display's memory after drawing `screen` with the agent's `text`; `settings`
+        (display.json's) for another device with the same fonts."""
+        screens = self.screens
+        if settings is not None:
+            screens = self._screens_mod.Screens(self.small, self.large, settings)
         buf = bytearray(WIDTH * HEIGHT // 8)
-        self.screens.draw(pixels.FrameBuffer(buf, WIDTH, HEIGHT, pixels.MONO_VLSB), screen, text)
+        screens.draw(pixels.FrameBuffer(buf, WIDTH, HEIGHT, pixels.MONO_VLSB), screen, text)
         return bytes(buf)
 
     def fault(self) -> int:
