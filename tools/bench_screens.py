@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from edge_agent.config import DisplayConfig, load_config
+from edge_agent.padfont import SMALL_FILE
 from tests.firmware import upy_env
 from tools import glyphfile
 
@@ -47,7 +48,7 @@ def main() -> None:
         upy_env.compile_all(mpy)
         font = root / "font"
         big_font(font)
-        size = (font / glyphfile.SMALL_FILE).stat().st_size
+        size = (font / SMALL_FILE).stat().st_size
         hall = root / "hall-font"
         sample = load_config(ROOT / "edge_agent" / "samples" / "hall.toml")
         glyphfile.hall_font(glyphfile.HallText.of(sample)).write(hall)
