@@ -1,16 +1,18 @@
 """A bitmap font read from flash one glyph at a time, so a hall's font costs flash, not heap.
 
-File layout (docs/hardware.md, "Display"; written by tools/glyphfile.py), big-endian:
+File layout (docs/display.md; written by tools/glyphfile.py), big-endian:
   header   16 bytes: b"WEGF", version u8 (1), height u8, reserved u16, count u32,
            record size u16, reserved u16
   index    count code points, u24 each, strictly increasing
   records  count fixed-size records, in index order: code point u24, advance width u8,
            then the bitmap, MONO_HLSB, height rows of (height + 7) // 8 bytes
 
-A lookup is a binary search over the index with seek and readinto into buffers made once,
-so it allocates nothing. A file that is missing, short, or whose record does not match its
-index entry never raises: the glyph is reported missing (the caller draws a placeholder)
-and `fault` names what was wrong, for the pad's fault report.
+At open, every PAGE-th code point of the index is kept in RAM (3 bytes per 64 glyphs); a
+lookup is a binary search over those, one read of the page of the index it points to, and
+one read of the record, with seek and readinto into buffers made once: it allocates
+nothing. A file that is missing, short, or whose record does not match its index entry
+never raises: the glyph is reported missing (the caller draws a placeholder) and `fault`
+names what was wrong, for the pad's fault report.
 """
 
 MAGIC = b"WEGF"
@@ -18,6 +20,7 @@ VERSION = 1
 HEADER = 16
 INDEX_ENTRY = 3
 RECORD_HEAD = 4
+PAGE = 64  # index entries per page: one read of 192 bytes
 
 # Values of `fault` (the detail byte of the pad's display fault report).
 FONT_OK = 0
@@ -47,7 +50,8 @@ class Glyphs:
         self.count = 0
         self._record = record_size(height)
         self._head = bytearray(RECORD_HEAD)
-        self._key = bytearray(INDEX_ENTRY)
+        self._page = bytearray(PAGE * INDEX_ENTRY)
+        self._firsts = bytearray(0)  # the first code point of each page of the index
         self.bitmap = bytearray(row_bytes(height) * height)
         # The blit source over the bitmap buffer: each lookup refills the buffer in place.
         self.fb = framebuf.FrameBuffer(self.bitmap, row_bytes(height) * 8, height,
@@ -79,6 +83,19 @@ class Glyphs:
             f.close()
             self.fault = FONT_TRUNCATED
             return
+        firsts = bytearray(((count + PAGE - 1) // PAGE) * INDEX_ENTRY)
+        try:
+            for p in range(len(firsts) // INDEX_ENTRY):
+                f.seek(HEADER + p * PAGE * INDEX_ENTRY)
+                entry = f.read(INDEX_ENTRY)
+                if len(entry) != INDEX_ENTRY:
+                    raise OSError
+                firsts[p * INDEX_ENTRY:(p + 1) * INDEX_ENTRY] = entry
+        except OSError:
+            f.close()
+            self.fault = FONT_TRUNCATED
+            return
+        self._firsts = firsts
         self.count = count
         self._f = f
 
@@ -109,24 +126,42 @@ class Glyphs:
         return width
 
     def _search(self, f: "Any", cp: int) -> int:
-        key = self._key
-        lo = 0
-        hi = self.count - 1
-        while lo <= hi:
-            mid = (lo + hi) >> 1
-            f.seek(HEADER + mid * INDEX_ENTRY)
-            if f.readinto(key) != INDEX_ENTRY:
-                self.fault = FONT_TRUNCATED
-                return -1
-            got = key[0] << 16 | key[1] << 8 | key[2]
-            if got == cp:
-                return mid
-            if got < cp:
-                lo = mid + 1
-            else:
-                hi = mid - 1
-        return -1
+        """The index position of `cp`, or -1."""
+        page = _last_at_most(self._firsts, len(self._firsts) // INDEX_ENTRY, cp)
+        if page < 0:
+            return -1
+        n = min(PAGE, self.count - page * PAGE)
+        f.seek(HEADER + page * PAGE * INDEX_ENTRY)
+        buf = self._page
+        if f.readinto(buf) < n * INDEX_ENTRY:
+            self.fault = FONT_TRUNCATED
+            return -1
+        i = _last_at_most(buf, n, cp)
+        if i < 0 or _entry(buf, i) != cp:
+            return -1
+        return page * PAGE + i
 
     def _bad(self, fault: int) -> int:
         self.fault = fault
         return -1
+
+
+def _entry(buf: bytearray, i: int) -> int:
+    at = i * INDEX_ENTRY
+    return buf[at] << 16 | buf[at + 1] << 8 | buf[at + 2]
+
+
+def _last_at_most(buf: bytearray, n: int, cp: int) -> int:
+    """Binary search of the first n u24 entries of buf: the last one <= cp, or -1."""
+    lo = 0
+    hi = n - 1
+    found = -1
+    while lo <= hi:
+        mid = (lo + hi) >> 1
+        at = mid * 3
+        if (buf[at] << 16 | buf[at + 1] << 8 | buf[at + 2]) <= cp:
+            found = mid
+            lo = mid + 1
+        else:
+            hi = mid - 1
+    return found

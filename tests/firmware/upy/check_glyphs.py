@@ -52,6 +52,17 @@ def test_finds_each_glyph_with_its_width_and_bitmap():
     assert g.fault == glyphs.FONT_OK and g.count == len(CPS)
 
 
+def test_a_font_of_many_index_pages():
+    cps = [0x4E00 + 3 * i for i in range(3 * glyphs.PAGE + 5)]
+    g = glyphs.Glyphs(write("pages.bin", font_bytes(cps)), H, framebuf)
+    for cp in cps:
+        assert g.find(cp) == 15, cp
+        assert bytes(g.bitmap) == bitmap(cp)
+        assert g.find(cp + 1) == -1 and g.find(cp - 1) == -1
+    assert g.find(0x20) == -1 and g.find(cps[-1] + 3) == -1
+    assert g.fault == glyphs.FONT_OK
+
+
 def test_a_glyph_the_font_lacks_is_minus_one_and_no_fault():
     g = glyphs.Glyphs(write("ok.bin", font_bytes(CPS)), H, framebuf)
     for cp in (0, 0x40, 0x42, 0x5F21, 0x10FFFF):
