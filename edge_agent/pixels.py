@@ -45,7 +45,11 @@ class FrameBuffer:
         return None
 
     def fill(self, c: int) -> None:
-        self.fill_rect(0, 0, self.width, self.height, c)
+        if self.fmt == MONO_VLSB and self.height % 8 == 0:  # every byte is whole pixels
+            size = self.width * self.height // 8
+            self.buf[:size] = bytes([0xFF if c & 1 else 0]) * size
+        else:
+            self.fill_rect(0, 0, self.width, self.height, c)
 
     def fill_rect(self, x: int, y: int, w: int, h: int, c: int) -> None:
         x0, y0 = max(x, 0), max(y, 0)
@@ -73,9 +77,26 @@ class FrameBuffer:
 
     def blit(self, src: FrameBuffer, x: int, y: int, key: int = -1) -> None:
         """Copy `src` with its top left at (x, y); pixels of colour `key` are left out."""
-        for sy in range(max(0, -y), min(src.height, self.height - y)):
-            for sx in range(max(0, -x), min(src.width, self.width - x)):
+        xs = range(max(0, -x), min(src.width, self.width - x))
+        ys = range(max(0, -y), min(src.height, self.height - y))
+        if key == 0 and src.fmt == MONO_HLSB:  # a glyph: only its lit pixels, byte by byte
+            self._blit_lit(src, x, y, xs, ys)
+            return
+        for sy in ys:
+            for sx in xs:
                 index, mask = src._at(sx, sy)
                 c = 1 if src.buf[index] & mask else 0
                 if c != key:
                     self._set(x + sx, y + sy, c)
+
+    def _blit_lit(self, src: FrameBuffer, x: int, y: int, xs: range, ys: range) -> None:
+        for sy in ys:
+            row = sy * src.stride >> 3
+            for bx in range(xs.start >> 3, (xs.stop + 7) >> 3):
+                byte = src.buf[row + bx]
+                if not byte:
+                    continue
+                for bit in range(8):
+                    sx = bx * 8 + bit
+                    if byte & (0x80 >> bit) and xs.start <= sx < xs.stop:
+                        self._set(x + sx, y + sy, 1)

@@ -39,6 +39,7 @@ class PadView:
         self._stamp: float | None = None
         self._has: frozenset[int] | None = None  # None: no glyph file
         self._renderer: PadRenderer | None = None
+        self._loaded = False
         self._images: dict[tuple[Any, ...], str] = {}
         self.missing: dict[str, str] = {}  # text sent -> the characters the pads lack
         self._load()
@@ -49,9 +50,10 @@ class PadView:
             stamp: float | None = path.stat().st_mtime
         except OSError:
             stamp = None
-        if stamp == self._stamp and self._renderer is not None:
+        if stamp == self._stamp and self._loaded:
             return
         self._stamp = stamp
+        self._loaded = True
         self._images.clear()
         self.missing.clear()
         try:

@@ -134,3 +134,18 @@ def test_a_caption_from_the_hall_file_is_drawn(tmp_path: Path) -> None:
     custom = padscreen.render_cpython(tmp_path, SCREENS.index("closed"), "")
     paused = padscreen.render_cpython(tmp_path, SCREENS.index("paused"), "")
     assert custom != paused  # 未登录 where the default would say 暂停服务, like paused
+
+
+def test_the_pure_python_framebuf_draws_what_micropythons_does() -> None:
+    import subprocess
+    import sys
+
+    script = Path(__file__).parent / "framebuf_ops.py"
+    binary = padscreen.micropython()
+    assert binary
+    on_board = subprocess.run([binary, str(script)], capture_output=True, text=True,
+                              check=True, timeout=60).stdout
+    on_cpython = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                                check=True, timeout=60).stdout
+    assert on_board.count("\n") == 16
+    assert on_cpython == on_board
