@@ -78,6 +78,7 @@ class BaseBoard:
         self._led = machine.Pin(self.LED, machine.Pin.OUT)
         self._oled = self._find_display()
         self._screens = self._load_screens(cfg) if self._oled is not None else None
+        self._drawn: tuple[int, str] | None = None
         self._wdt: machine.WDT | None = None
 
     def _find_display(self) -> object | None:
@@ -122,8 +123,9 @@ class BaseBoard:
         """Draw the screen; returns the glyph files' fault (glyphs.FONT_*), 0 if none."""
         self._led.value(1 if led else 0)
         oled = self._oled
-        if oled is None or self._screens is None:
-            return 0
+        if oled is None or self._screens is None or self._drawn == (screen, text):
+            return 0  # a blink of the LED alone: the picture stays
+        self._drawn = (screen, text)
         fault = self._screens.draw(oled, screen, text)  # the SSD1306 driver is a FrameBuffer
         oled.show()  # type: ignore[attr-defined]
         return fault
