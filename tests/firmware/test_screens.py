@@ -149,3 +149,17 @@ def test_the_pure_python_framebuf_draws_what_micropythons_does() -> None:
                                 check=True, timeout=60).stdout
     assert on_board.count("\n") == 16
     assert on_cpython == on_board
+
+
+def test_the_pictures_in_the_docs_are_what_the_pads_draw(tmp_path: Path) -> None:
+    from tools import docscreens
+
+    for name, options in docscreens.shots():
+        out = tmp_path / name
+        assert padscreen.main(["--config", str(docscreens.HALL), "--counter", "A01",
+                               "--text", docscreens.NAME, "--number", docscreens.NUMBER,
+                               "--engine", "cpython", "--scale", str(docscreens.SCALE),
+                               "--out", str(out), *options]) == 0
+        got = Image.open(out).convert("1").tobytes()
+        want = Image.open(docscreens.OUT / name).convert("1").tobytes()
+        assert got == want, f"docs/screens/{name} is stale: run python -m tools.docscreens"
