@@ -39,6 +39,7 @@ DEFAULT_PENALTIES: dict[str, float] = {
 SCALES = ("binary", "five")
 DEVICE_KINDS = ("pad", "sign", "keypad", "badge")
 DEVICE_LINKS = ("usb", "rs485", "mqtt", "evdev")
+DISPLAY_MAX_BYTES = 60  # a caption wraps over at most the pad's four 16 px lines
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 if TYPE_CHECKING:
@@ -92,6 +93,23 @@ class DeviceConfig:
 
 
 @dataclass(frozen=True)
+class DisplayConfig:
+    """[display]: what the pads and signs say (firmware/screens.py has the same defaults)."""
+
+    closed: str = "暂停服务"  # no one logged in (some halls prefer 未登录)
+    welcome: str = "欢迎光临"
+    invite: str = "请您评价"
+    thanks: str = "谢谢您的评价"
+    paused: str = "暂停服务"
+    serving: str = "正在服务"  # the sign while the counter serves
+    staff_no: str = "工号"  # before the staff number on the invite screen
+    keys_5: str = "满意12345不满意"  # the keys' meaning on a 5-key pad's invite screen
+
+    def captions(self) -> dict[str, str]:
+        return dict(vars(self))
+
+
+@dataclass(frozen=True)
 class HallConfig:
     hall_id: str
     timezone: str = "Asia/Shanghai"
@@ -102,6 +120,7 @@ class HallConfig:
     counter_calendars: Mapping[str, CalendarConfig] = field(default_factory=dict)
     counters: Mapping[str, str] = field(default_factory=dict)  # id -> display name
     devices: Mapping[str, DeviceConfig] = field(default_factory=dict)
+    display: DisplayConfig = field(default_factory=DisplayConfig)
     # The live service's sections ([agent], [mqtt], [hook], [staff], [center]).
     service: ServiceConfig = field(default_factory=_default_service)
     base_dir: Path = Path(".")  # the hall file's folder: relative paths in it start here
@@ -147,8 +166,8 @@ def parse_config(text: str, source: str = "<config>") -> HallConfig:
 def _build(raw: dict[str, Any]) -> HallConfig:
     from edge_agent.service_config import SERVICE_SECTIONS, build_service
 
-    _only(raw, "", {"hall", "rules", "scale", "penalties", "calendar", "counters", "devices"}
-          | SERVICE_SECTIONS)
+    _only(raw, "", {"hall", "rules", "scale", "penalties", "calendar", "counters", "devices",
+                    "display"} | SERVICE_SECTIONS)
     hall = _table(raw, "hall", required=True)
     _only(hall, "hall", {"id", "timezone"})
     if "id" not in hall:
@@ -184,6 +203,7 @@ def _build(raw: dict[str, Any]) -> HallConfig:
         counter_calendars=counter_calendars,
         counters=_counters(_table(raw, "counters")),
         devices=_devices(_table(raw, "devices")),
+        display=_display(_table(raw, "display")),
         service=build_service(raw),
     )
 
@@ -332,6 +352,18 @@ def _devices(raw: dict[str, Any]) -> dict[str, DeviceConfig]:
             key=_hex_key(t, where),
         )
     return out
+
+
+def _display(raw: dict[str, Any]) -> DisplayConfig:
+    defaults = DisplayConfig()
+    _only(raw, "display", set(vars(defaults)))
+    values = {key: _get(raw, "display", key, str, default)
+              for key, default in vars(defaults).items()}
+    for key, value in values.items():
+        if not value.strip() or len(value.encode("utf-8")) > DISPLAY_MAX_BYTES:
+            raise ConfigError(f"[display] {key}: must be 1 to {DISPLAY_MAX_BYTES} bytes of "
+                              f"text, got {value!r}")
+    return DisplayConfig(**values)
 
 
 def _hex_key(t: dict[str, Any], where: str) -> bytes | None:

@@ -56,6 +56,7 @@ class Pad:
         self._polled = False
         self._down = (0, 0)  # highest (boot, seq) of a display command taken
         self._shown: tuple[int, str, bool] | None = None
+        self._display_fault = 0  # reported once per boot: a bad font stays bad until reflashed
         self.rejected = 0
         if self.outbox.corrupt:
             self.event(now, m.FAULT, m.fault(m.FAULT_FLASH, 0, True))
@@ -171,4 +172,7 @@ class Pad:
         shown = (screen, text, self.display.led(now))
         if shown != self._shown:
             self._shown = shown
-            self._io.show(screen, text, shown[2])
+            fault = self._io.show(screen, text, shown[2])
+            if fault and not self._display_fault:
+                self._display_fault = fault
+                self.event(now, m.FAULT, m.fault(m.FAULT_DISPLAY, fault, True))

@@ -4,7 +4,8 @@ from typing import Protocol
 
 class Io(Protocol):
     def keys(self) -> int: ...
-    def show(self, screen: int, text: str, led: bool) -> None: ...
+    # Returns a display fault detail (glyphs.FONT_*) to report, or 0/None.
+    def show(self, screen: int, text: str, led: bool) -> int | None: ...
 
 class Link(Protocol):
     polled: bool

@@ -3,7 +3,10 @@
     tools/bench                 # everything below
     tools/bench replay          # a generated month of a 100-counter hall through `replay`
     tools/bench journal         # durable appends next to a raw SQLite synchronous=FULL loop
-    tools/bench firmware        # pad heap, press-to-wire time, RS-485 poll cycle (MicroPython)
+    tools/bench firmware        # pad heap, press-to-wire time, RS-485 poll cycle (MicroPython),
+                                # and the screens below
+    tools/bench screens         # pad heap with a 3,000-glyph font, invite draw allocation,
+                                # glyph lookup time (MicroPython unix port)
     tools/bench live            # the running agent over MQTT next to raw broker/fsync figures
     tools/bench center          # 350k-record backlog catch-up next to a raw HTTP+JSON ingest
 
@@ -151,7 +154,7 @@ def _fresh(fn: Callable[[list[Entry], int, Path], float], entries: list[Entry],
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="tools/bench", description=__doc__.split("\n")[0])
     p.add_argument("what", nargs="*", default=[],
-                   choices=("replay", "journal", "firmware", "live", "center", []))
+                   choices=("replay", "journal", "firmware", "screens", "live", "center", []))
     p.add_argument("--counters", type=int, default=100)
     args = p.parse_args(argv)
     what = args.what or ["replay", "journal", "firmware", "live", "center"]
@@ -166,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
         from tools import bench_firmware
 
         bench_firmware.main()
+    if "firmware" in what or "screens" in what:
+        from tools import bench_screens
+
+        bench_screens.main()
     if "live" in what:
         from tools import bench_live
 

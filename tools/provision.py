@@ -10,6 +10,12 @@ The hall file is written last, after config.json and (with ``--mpremote``) the c
 the board, so a failed copy leaves nothing registered and the same command can simply
 be run again.
 
+A pad or sign also gets its glyph files (font16.bin, font32.bin: every caption, counter
+name and staff name of the hall file, rendered by tools/glyphfile.py) and display.json
+(its kind, keys, counter name and the hall's captions), written beside config.json and into
+``pad-font/`` beside the hall file, where the agent reads which characters the pads have.
+After a staff change, ``--refresh-display`` rebuilds and copies them to a registered board.
+
 The MQTT password is not stored in the hall file (its device keys are fixed); it is
 derived from the device key by ``mqtt_password()``, so whoever writes the broker's
 password file can recompute it from the hall config alone.
@@ -37,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
+from edge_agent.padfont import DISPLAY_FILE, LARGE_FILE, SMALL_FILE
 from edge_agent.wire.keys import mqtt_password as mqtt_password  # re-exported: tests use it
 
 REPO = Path(__file__).resolve().parent.parent
@@ -203,6 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
     hall.add_argument("--rotate-key", action="store_true",
                       help="the device is already registered: give it a new key and change "
                            "nothing else (e.g. a replaced board)")
+    hall.add_argument("--refresh-display", action="store_true",
+                      help="the pad or sign is already registered: rebuild its glyph files "
+                           "and display.json from the hall file (after a staff or caption "
+                           "change) and change nothing else")
 
     board = parser.add_argument_group("board config (pad and sign)")
     board.add_argument("--board", choices=BOARDS,
@@ -492,15 +503,18 @@ def _is_firmware(entry: Path) -> bool:
     return entry.suffix == ".py"
 
 
-def mpremote_argv(command: Sequence[str], port: str, config: Path,
-                  firmware: Sequence[Path]) -> list[str]:
-    """One mpremote session: firmware (if any), then config.json, then a hard reset so
-    the board boots into its power-on self-test with the new config."""
+def mpremote_argv(command: Sequence[str], port: str, config: Path | None,
+                  firmware: Sequence[Path], display: Sequence[Path] = ()) -> list[str]:
+    """One mpremote session: firmware (if any), the display files, then config.json, then
+    a hard reset so the board boots into its power-on self-test with the new config."""
     argv = [*command, "connect", port]
     if firmware:
         argv += ["fs", "cp", "-r", *map(str, firmware), ":", "+"]
-    argv += ["fs", "cp", str(config), ":config.json", "+", "reset"]
-    return argv
+    for path in display:
+        argv += ["fs", "cp", str(path), f":{path.name}", "+"]
+    if config is not None:
+        argv += ["fs", "cp", str(config), ":config.json", "+"]
+    return [*argv, "reset"]
 
 
 def mpremote_command(option: str | None) -> list[str]:
@@ -508,7 +522,7 @@ def mpremote_command(option: str | None) -> list[str]:
 
 
 def run_mpremote(argv: list[str], config: Path, port: str) -> None:
-    retry = f"mpremote connect {port} fs cp {config} :config.json"
+    retry = f"mpremote connect {port} fs cp {config} :{config.name}"
     try:
         result = subprocess.run(argv, check=False)
     except OSError as exc:
@@ -569,6 +583,9 @@ def new_device(args: argparse.Namespace) -> Device:
         _refuse(f"--link {link} does not fit --kind {kind}: "
                 "keypads and badges use evdev, pads and signs usb, rs485 or mqtt")
     _check_option_scope(args, kind, link)
+    if args.refresh_display:
+        _refuse(f"--refresh-display: device {args.device!r} is not registered; drop "
+                "--refresh-display to add it")
     if link == "rs485" and args.address is None:
         _refuse("--address is required for --link rs485")
     if link == "evdev" and not args.input_device:
@@ -658,10 +675,55 @@ def counter_warnings(doc: dict[str, Any], device: Device, path: Path) -> list[st
     return out
 
 
+def write_display_files(args: argparse.Namespace, doc: dict[str, Any], kind: str, keys: int,
+                        counter: str, out_dir: Path) -> tuple[list[Path], list[str]]:
+    """The glyph files and display.json beside config.json, the glyph files also into the
+    hall's pad-font/ (for the agent); returns (files for the board, summary lines)."""
+    from tools import glyphfile  # Pillow: needed only for pads and signs
+
+    hall = glyphfile.HallText.of_document(doc)
+    font = glyphfile.hall_font(hall)
+    settings = glyphfile.display_settings(hall, kind, keys, counter)
+    try:
+        font.write(out_dir)
+        glyphfile.write_display(out_dir, settings)
+        font.write(args.hall_config.resolve().parent / "pad-font")
+    except OSError as exc:
+        raise ProvisionError(f"--out {out_dir}: cannot write the glyph files: {exc}",
+                             EXIT_FAILED) from None
+    lines = [f"  display: {out_dir / SMALL_FILE} ({len(font.small.glyphs)} glyphs), "
+             f"{out_dir / LARGE_FILE} ({len(font.large.glyphs)}), {out_dir / DISPLAY_FILE}"]
+    if font.missing():
+        lacking = " ".join(font.missing())
+        print(f"warning: the source font lacks {lacking}: the pads show a box for each; "
+              "write the name another way in the hall file or add a font", file=sys.stderr)
+        lines.append(f"  display: not in the source font (shown as a box): {lacking}")
+    return [out_dir / SMALL_FILE, out_dir / LARGE_FILE, out_dir / DISPLAY_FILE], lines
+
+
+def refresh_display(args: argparse.Namespace, doc: dict[str, Any]) -> list[str]:
+    """--refresh-display: new glyph files and display.json for a registered pad or sign."""
+    table = existing_devices(doc, args.hall_config).get(args.device)
+    if table is None or table.get("kind", "pad") not in KEYED_KINDS:
+        _refuse(f"--refresh-display: {args.device!r} is not a registered pad or sign")
+    if args.rotate_key:
+        _refuse("--refresh-display and --rotate-key: do one at a time")
+    out_dir = args.out or Path("build/provision") / args.device
+    files, lines = write_display_files(args, doc, table.get("kind", "pad"),
+                                       table.get("keys", 2), table.get("counter", ""), out_dir)
+    if args.mpremote:
+        run_mpremote(mpremote_argv(mpremote_command(args.mpremote_cmd), args.port, None, [],
+                                   files), files[0], args.port)
+        lines.append(f"  board: display files copied via mpremote ({args.port}), reset")
+    return [f"{args.device}: display files rebuilt from {args.hall_config}", *lines]
+
+
 def provision(args: argparse.Namespace) -> list[str]:
     """Do the work; return the lines of the summary."""
     old_text, doc = load_hall(args.hall_config)
     hall = hall_id(doc, args.hall_config)
+    if args.refresh_display:
+        return refresh_display(args, doc)
     device = plan(args, doc)
     for warning in counter_warnings(doc, device, args.hall_config):
         print(warning, file=sys.stderr)
@@ -678,14 +740,18 @@ def provision(args: argparse.Namespace) -> list[str]:
 
     summary = [f"{device.id}: {_describe(device)}"]
     if device.key is not None:
-        config_path = write_config(args.out or Path("build/provision") / device.id,
-                                   board_config(device, hall, args.board, net))
+        out_dir = args.out or Path("build/provision") / device.id
+        config_path = write_config(out_dir, board_config(device, hall, args.board, net))
         summary.append(f"  config.json: {config_path} (mode 0600; holds the key, delete it "
                        "when the board is done)")
+        display, lines = write_display_files(args, doc, device.kind, device.keys or 2,
+                                             device.counter, out_dir)
+        summary += lines
         if args.mpremote:
             run_mpremote(mpremote_argv(mpremote_command(args.mpremote_cmd), args.port,
-                                       config_path, firmware), config_path, args.port)
-            copied = "config.json and firmware" if firmware else "config.json"
+                                       config_path, firmware, display), config_path, args.port)
+            copied = ("firmware, display files and config.json" if firmware
+                      else "display files and config.json")
             summary.append(f"  board: {copied} copied via mpremote ({args.port}), reset")
     _commit_hall(args.hall_config, old_text, new_text)
     action = "key replaced" if args.rotate_key else "added"

@@ -43,6 +43,7 @@ from edge_agent.service.inputs import (
     SerialBytes,
     Stop,
 )
+from edge_agent.service.pad_view import PadView, pad_text
 from edge_agent.service.status import snapshot
 from edge_agent.service.today import Today
 from edge_agent.timeline import EventParser, event_to_dict, format_time
@@ -105,6 +106,7 @@ class Core:
         self._published = 0.0
         self._logged: set[tuple[str, str]] = set()
         self._staff_cards = config.service.staff_by_card()
+        self.pad_view = PadView(config)
         self.restore()
 
     # --- start: the journal back into the engine -----------------------------------------
@@ -504,10 +506,8 @@ class Core:
         d = self.devices.by_id[device]
         if key is None or link_name(d) is None:
             return
-        text = ""
-        if staff is not None and screen in ("invite", "serving", "welcome"):
-            member = self.config.service.staff.get(staff)
-            text = member.name if member else staff
+        text = pad_text(self.config, screen, staff)
+        self.pad_view.sent(text)
         frame = self.encoder.display(key, expected_address(d), SCREENS[screen], text)
         batch.sends.append((device, frame))
 

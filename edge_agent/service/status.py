@@ -32,6 +32,7 @@ def snapshot(core: Core) -> dict[str, Any]:
         "links": {name: part.health()
                   for name, part in (*core.links.items(), *core.servers.items())},
         "rejections": core.rejections(),
+        "pad_font": core.pad_view.status(),
     }
 
 
@@ -57,7 +58,9 @@ def _counter(core: Core, cid: str, name: str) -> dict[str, Any]:
         h = core.devices.health[d.id]
         devices.append({"id": d.id, "kind": d.kind, "link": d.link, "online": h.online,
                         "last_seen": format_time(h.last_seen, tz) if h.last_seen else None,
-                        "fault": h.fault, "link_lost": h.link_lost})
+                        "fault": h.fault, "link_lost": h.link_lost,
+                        "pixels": core.pad_view.image(d, state.screen if state else "closed",
+                                                      staff)})
     return {
         "id": cid, "name": name,
         "state": state.state if state else "closed",

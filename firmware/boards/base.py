@@ -2,18 +2,21 @@
 link (USB-CDC, or a UART with an RS-485 driver), a watchdog, and the MQTT link for Wi-Fi boards.
 A board module gives the pin map and, if it has one, the Wi-Fi."""
 
+import json
 import select
 import sys
 import time
 
+import framebuf
 import machine
-from messages import SCREEN_NAMES
+from glyphs import Glyphs
+from screens import Screens
 from serial_link import SerialLink
 
 BAUD = 115200
 SSD1306_ADDR = 0x3C
 WATCHDOG_MS = 8000  # the RP2040's limit is 8388 ms
-CAPTIONS = ("CLOSED", "WELCOME", "PLEASE RATE", "THANK YOU", "PAUSED")
+DISPLAY_FILE = "display.json"  # written by tools/provision beside the glyph files
 
 
 class UartStream:
@@ -74,6 +77,8 @@ class BaseBoard:
         self._pause = machine.Pin(self.PAUSE, machine.Pin.IN, machine.Pin.PULL_UP)
         self._led = machine.Pin(self.LED, machine.Pin.OUT)
         self._oled = self._find_display()
+        self._screens = self._load_screens(cfg) if self._oled is not None else None
+        self._drawn: tuple[int, str] | None = None
         self._wdt: machine.WDT | None = None
 
     def _find_display(self) -> object | None:
@@ -86,6 +91,20 @@ class BaseBoard:
             return ssd1306.SSD1306_I2C(128, 64, i2c, addr=SSD1306_ADDR)
         except (OSError, ImportError):
             return None
+
+    def _load_screens(self, cfg: dict) -> Screens:
+        """The glyph files stay open and are read one glyph at a time (glyphs.py)."""
+        try:
+            with open(DISPLAY_FILE) as f:
+                settings = json.load(f)
+        except (OSError, ValueError):
+            settings = {}
+        if not isinstance(settings, dict):
+            settings = {}
+        settings.setdefault("keys", cfg.get("keys"))
+        settings.setdefault("counter", cfg.get("counter"))
+        return Screens(Glyphs("font16.bin", 16, framebuf), Glyphs("font32.bin", 32, framebuf),
+                       settings)
 
     def maintenance(self) -> bool:
         """Pause key held at power-on: leave the REPL to the technician."""
@@ -100,17 +119,16 @@ class BaseBoard:
             mask |= 1 << 5
         return mask
 
-    def show(self, screen: int, text: str, led: bool) -> None:
+    def show(self, screen: int, text: str, led: bool) -> int:
+        """Draw the screen; returns the glyph files' fault (glyphs.FONT_*), 0 if none."""
         self._led.value(1 if led else 0)
         oled = self._oled
-        if oled is None:
-            return
-        oled.fill(0)  # type: ignore[attr-defined]
-        oled.text(CAPTIONS[screen], 0, 8)  # type: ignore[attr-defined]
-        # The 8x8 built-in font is ASCII only: a Chinese staff name shows as its screen name.
-        ascii_text = text if all(ord(c) < 128 for c in text) else SCREEN_NAMES[screen]
-        oled.text(ascii_text[:16], 0, 32)  # type: ignore[attr-defined]
+        if oled is None or self._screens is None or self._drawn == (screen, text):
+            return 0  # a blink of the LED alone: the picture stays
+        self._drawn = (screen, text)
+        fault = self._screens.draw(oled, screen, text)  # the SSD1306 driver is a FrameBuffer
         oled.show()  # type: ignore[attr-defined]
+        return fault
 
     def display_ok(self) -> bool | None:
         return True if self._oled is not None else None

@@ -328,6 +328,13 @@ def fake_mpremote(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return log
 
 
+def display_copies(out: Path) -> list[str]:
+    argv = []
+    for name in ("font16.bin", "font32.bin", "display.json"):
+        argv += ["fs", "cp", str(out / name), f":{name}", "+"]
+    return argv
+
+
 def calls(log: Path) -> list[list[str]]:
     return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
 
@@ -337,8 +344,8 @@ def test_mpremote_copies_config(hall: Path, tmp_path: Path, fake_mpremote: Path)
     assert run(hall, *pad("A01-pad", "A01", out, "--link", "usb"),
                "--mpremote", "--port", "/dev/ttyACM0") == 0
     assert calls(fake_mpremote) == [
-        ["connect", "/dev/ttyACM0", "fs", "cp", str(out / "config.json"), ":config.json",
-         "+", "reset"],
+        ["connect", "/dev/ttyACM0", *display_copies(out), "fs", "cp", str(out / "config.json"),
+         ":config.json", "+", "reset"],
     ]
 
 
@@ -354,7 +361,8 @@ def test_mpremote_with_firmware(hall: Path, tmp_path: Path, fake_mpremote: Path)
                "--with-firmware", "--firmware-dir", str(firmware)) == 0
     assert calls(fake_mpremote) == [
         ["connect", "auto", "fs", "cp", "-r", str(firmware / "lib"), str(firmware / "main.py"),
-         ":", "+", "fs", "cp", str(out / "config.json"), ":config.json", "+", "reset"],
+         ":", "+", *display_copies(out), "fs", "cp", str(out / "config.json"), ":config.json",
+         "+", "reset"],
     ]
 
 
@@ -436,3 +444,39 @@ def test_symlinked_hall_config_stays_a_symlink(hall: Path, tmp_path: Path) -> No
     assert run(link, *pad("A01-pad", "A01", tmp_path / "a", "--link", "usb")) == 0
     assert link.is_symlink()
     assert "A01-pad" in devices(hall)
+
+
+def _font_chars(path: Path) -> set[str]:
+    from edge_agent.padfont import codepoints
+
+    return {chr(cp) for cp in codepoints(path.read_bytes())}
+
+
+def test_a_pad_gets_glyph_files_of_the_hall_text_and_a_staff_change_is_refreshed(
+    hall: Path, tmp_path: Path, fake_mpremote: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "a"
+    assert run(hall, *pad("A01-pad", "A01", out, "--link", "usb")) == 0
+    small = _font_chars(out / "font16.bin")
+    assert set("综合窗口 1暂停服务请您评价工号0123456789") <= small
+    assert set("暂停服务欢迎光临正在服务") <= _font_chars(out / "font32.bin")
+    assert _font_chars(tmp_path / "pad-font" / "font16.bin") == small  # what the agent reads
+    display = json.loads((out / "display.json").read_text(encoding="utf-8"))
+    assert display["counter"] == "综合窗口 1" and display["keys"] == 2
+    assert "喆" not in small
+    with hall.open("a", encoding="utf-8") as f:
+        f.write('\n[staff.2048]\nname = "王喆"\n[staff.3001]\nname = "𠮷田"\n')
+    capsys.readouterr()
+    assert run(hall, "--device", "A01-pad", "--refresh-display", "--out", str(out),
+               "--mpremote", "--port", "/dev/ttyACM0") == 0
+    captured = capsys.readouterr()
+    assert {"王", "喆", "田", "2", "0", "4", "8"} <= _font_chars(out / "font16.bin")
+    assert "喆" in _font_chars(tmp_path / "pad-font" / "font16.bin")
+    assert "𠮷" in captured.err and "lacks" in captured.err  # reported, drawn as a box
+    assert calls(fake_mpremote)[-1] == ["connect", "/dev/ttyACM0", *display_copies(out), "reset"]
+
+
+def test_refresh_display_of_an_unregistered_device_is_refused(hall: Path,
+                                                               tmp_path: Path) -> None:
+    assert run(hall, "--device", "A09-pad", "--refresh-display") == 2
+    assert run(hall, "--device", "B01-keypad", "--refresh-display") == 2

@@ -189,7 +189,7 @@ def test_displays_follow_the_counter(tmp_path: Path) -> None:
     assert pad_screens == [Screen.WELCOME, Screen.WELCOME, Screen.INVITE, Screen.PAUSED]
     assert sign_screens == pad_screens
     invite = core.links["serial:/dev/ttyPAD"].decoded("A01-pad", PAD_KEY)[2].body
-    assert invite.text == "Zhang"
+    assert invite.text == "Zhang\nS01"  # the name, then the staff number (工号)
 
 
 def test_the_queue_hook_hears_back_only_after_the_commit(tmp_path: Path) -> None:

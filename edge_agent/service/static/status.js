@@ -131,7 +131,55 @@
     li.appendChild(el("small", "device-kind", [d.kind, d.link].filter(Boolean).join(" · ")));
     li.appendChild(label(DEVICE[state], "device-state"));
     li.appendChild(el("small", "seen", d.last_seen ? "最后 " + timeOf(d.last_seen) : "从未 never"));
+    if (typeof d.pixels === "string" && d.pixels.length) li.appendChild(padScreen(d.pixels, d.id));
     return li;
+  }
+
+  // A pad's or sign's screen: the display's 1024 bytes (128x64, SSD1306 page order),
+  // drawn by the firmware's own code on the agent.
+  function padScreen(b64, id) {
+    const wrap = el("div", "pad-screen-wrap");
+    const canvas = document.createElement("canvas");
+    canvas.width = 128;
+    canvas.height = 64;
+    canvas.className = "pad-screen";
+    canvas.setAttribute("role", "img");
+    canvas.setAttribute("aria-label", id + " 屏幕 screen");
+    let bytes = "";
+    try { bytes = atob(b64); } catch (e) { return wrap; }
+    if (bytes.length !== 1024) return wrap;
+    const ctx = canvas.getContext("2d");
+    const image = ctx.createImageData(128, 64);
+    for (let y = 0; y < 64; y++) {
+      for (let x = 0; x < 128; x++) {
+        const lit = bytes.charCodeAt((y >> 3) * 128 + x) & (1 << (y & 7));
+        const at = (y * 128 + x) * 4;
+        image.data[at] = lit ? 150 : 8;
+        image.data[at + 1] = lit ? 215 : 12;
+        image.data[at + 2] = lit ? 255 : 20;
+        image.data[at + 3] = 255;
+      }
+    }
+    ctx.putImageData(image, 0, 0);
+    wrap.appendChild(canvas);
+    return wrap;
+  }
+
+  function renderPadFont(padFont) {
+    const items = [];
+    if (padFont && padFont.font === null) {
+      const li = el("li", "warn");
+      li.appendChild(label(["未安装字库：中文显示为方框", "no glyph file: Chinese shows as boxes"]));
+      items.push(li);
+    }
+    const missing = padFont && Array.isArray(padFont.missing) ? padFont.missing : [];
+    missing.forEach((m) => {
+      const li = el("li", "warn");
+      li.appendChild(el("span", "padfont-text", m.text));
+      li.appendChild(el("small", "padfont-chars", "缺字 lacks " + m.chars));
+      items.push(li);
+    });
+    fill("padfont", ...(items.length ? items : [el("li", "muted", "无缺字 none missing")]));
   }
 
   function figure(pair, value, cls) {
@@ -268,6 +316,7 @@
       : [label(["未配置窗口", "no counters"], "muted")]));
     renderLinks(snap.links);
     renderRejections(snap.rejections);
+    renderPadFont(snap.pad_font);
   }
 
   const UNREACHABLE = ["无法连接评价代理", "agent unreachable"];
