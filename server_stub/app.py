@@ -1,4 +1,5 @@
-"""The center's HTTP API (Starlette): ingest of journal batches, fault records, month reports.
+"""The center's HTTP API (Starlette): ingest of journal batches, fault records, month reports;
+and the console for people (``server_stub.console``) on the same server.
 
 Every refusal is a :class:`Rejection`: a precise status with ``{"error", "reason", ...}``,
 logged and counted (GET /v1/stats). The API of record is docs/center.md.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -22,11 +24,17 @@ from starlette.routing import Route
 
 from edge_agent.journal import JournalError
 from edge_agent.timeline import TimelineError
+from server_stub.accounts import Accounts, Kdf
+from server_stub.audit import AuditLog
 from server_stub.auth import Caller, Tokens
 from server_stub.batch import parse_batch
 from server_stub.config import CenterSettings, HallEntry
+from server_stub.console import Console, LoginNeeded, PageRefused
+from server_stub.console import routes as console_routes
 from server_stub.errors import Rejection
 from server_stub.faults import parse_fault
+from server_stub.followup import FollowUps
+from server_stub.sessions import Sessions
 from server_stub.store import Store
 
 log = logging.getLogger("server_stub")
@@ -194,10 +202,17 @@ def _too_large(size: int, limit: int) -> Rejection:
                      limit=limit)
 
 
-def create_app(settings: CenterSettings, store: Store) -> Starlette:
+def create_app(settings: CenterSettings, store: Store, kdf: Kdf | None = None,
+               clock: Callable[[], float] = time.time) -> Starlette:
+    """The API (``/v1/...``, Bearer tokens) and the console (every other path, sessions).
+
+    ``kdf``: the console's password hashing cost (tests lower it); ``clock``: its wall clock
+    (follow-up due dates, sessions)."""
     center = Center(settings, store)
+    console = Console(center, Accounts(store.redis, kdf), Sessions(store.redis, clock),
+                      AuditLog(store.redis, clock), FollowUps(store.redis), clock)
     hall = "/v1/halls/{hall}"
-    app = Starlette(routes=[
+    app = Starlette(routes=[*console_routes(console),
         Route(f"{hall}/head", center.head, methods=["GET"]),
         Route(f"{hall}/batches", center.post_batch, methods=["POST"]),
         Route(f"{hall}/faults", center.post_fault, methods=["POST"]),
@@ -205,6 +220,7 @@ def create_app(settings: CenterSettings, store: Store) -> Starlette:
         Route(hall + "/months/{month}/{name}", center.month_file, methods=["GET"]),
         Route("/v1/stats", center.stats, methods=["GET"]),
         Route("/healthz", center.health, methods=["GET"]),
-    ], exception_handlers={Rejection: center.refused, redis.RedisError: center.storage_down})
+    ], exception_handlers={Rejection: center.refused, redis.RedisError: center.storage_down,
+                           PageRefused: console.refused, LoginNeeded: console.to_login})
     app.state.center = center
     return app

@@ -11,6 +11,8 @@
     token_sha256 = "<hex sha256 of the agent's token>"
     config = "qingpu.toml"        # the hall's own file (calendar, penalties, scale)
     region_code = "310118"        # 行政区划代码, for the 好差评 export
+    followup_working_days = 5     # optional: a bad rating's follow-up is due this many
+                                  # working days later (the console's 差评回访)
 
 Tokens are kept only as SHA-256 digests. An unknown key, a wrong type or a bad value raises
 :class:`edge_agent.config.ConfigError` naming the file and the key, as the hall files do.
@@ -37,6 +39,7 @@ from edge_agent.config import (
 
 DEFAULT_MAX_BODY = 16 << 20
 DEFAULT_MAX_RECORDS = 20_000
+DEFAULT_FOLLOWUP_DAYS = 5
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -46,6 +49,7 @@ class HallEntry:
     token_sha256: str
     config: HallConfig
     region_code: str
+    followup_working_days: int = DEFAULT_FOLLOWUP_DAYS
 
 
 @dataclass(frozen=True)
@@ -101,7 +105,8 @@ def build_center_config(raw: dict[str, Any], base_dir: Path) -> CenterSettings:
 
 def _halls(raw: dict[str, Any], base_dir: Path) -> dict[str, HallEntry]:
     out = {}
-    for hall_id, where, t in _id_tables(raw, "halls", {"token_sha256", "config", "region_code"}):
+    keys = {"token_sha256", "config", "region_code", "followup_working_days"}
+    for hall_id, where, t in _id_tables(raw, "halls", keys):
         if "config" not in t:
             raise ConfigError(f"[{where}] config: missing (the path of the hall's hall.toml)")
         config_path = base_dir / _get(t, where, "config", str, "")
@@ -116,7 +121,10 @@ def _halls(raw: dict[str, Any], base_dir: Path) -> dict[str, HallEntry]:
         if not re.fullmatch(r"\d{6}", region):
             raise ConfigError(f"[{where}] region_code: must be 6 digits (行政区划代码), "
                               f"got {region!r}")
-        out[hall_id] = HallEntry(hall_id, _digest(t, where), config, region)
+        days: int = _get(t, where, "followup_working_days", int, DEFAULT_FOLLOWUP_DAYS)
+        if not 1 <= days <= 60:
+            raise ConfigError(f"[{where}] followup_working_days: 1 to 60, got {days}")
+        out[hall_id] = HallEntry(hall_id, _digest(t, where), config, region, days)
     return out
 
 

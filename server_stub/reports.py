@@ -38,7 +38,8 @@ from edge_agent.scoring import Row
 from edge_agent.timeline import EventParser, format_time
 
 Sink = Callable[[list[Output]], None]
-# One incident behind a deduction: {"seq", "t", "kind", "points", "exempt", "device"}.
+# One incident behind a deduction: {"seq", "t", "kind", "points", "exempt", "pending",
+# "device", "counter", "staff"}.
 Evidence = dict[str, Any]
 # scope ("counters" | "staff") -> id -> the incidents behind its deductions, in order raised.
 EvidenceMap = Mapping[str, Mapping[str, Sequence[Evidence]]]
@@ -95,7 +96,8 @@ def _evidence(rows: Mapping[str, Row], config: HallConfig) -> dict[str, list[Evi
 
 def _incident(i: Incident, config: HallConfig) -> Evidence:
     return {"seq": i.line, "t": format_time(i.t, config.tz), "kind": i.kind,
-            "points": i.penalty, "exempt": i.exempt, "device": i.device}
+            "points": i.penalty, "exempt": i.exempt, "pending": i.pending, "device": i.device,
+            "counter": i.counter, "staff": i.staff}
 
 
 # --- CSV --------------------------------------------------------------------------------

@@ -8,6 +8,9 @@ Redis Cluster slot and a batch can be stored in one transaction on a cluster too
   journaled; ``prev`` is the previous element's hash, so it is not stored twice).
 - ``hall:{H}:head``: a hash ``seq``, ``hash`` (hex), ``agent``: the last stored record.
 - ``hall:{H}:faults``: a list of fault records as JSON; element ``ref - 1`` is ``ref``.
+- ``hall:{H}:followups``: the console's bad-rating follow-ups (``server_stub.followup``).
+- ``center:{center}:...``: the console's accounts, sessions, login failures and audit log
+  (``server_stub.accounts``, ``server_stub.sessions``, ``server_stub.audit``).
 
 A batch is stored with WATCH on the head and MULTI/EXEC: all of its new records and the new
 head, or nothing (a concurrent writer makes EXEC fail, and the batch is checked again).
@@ -39,6 +42,20 @@ def head_key(hall: str) -> str:
 
 def faults_key(hall: str) -> str:
     return f"hall:{{{hall}}}:faults"
+
+
+def followups_key(hall: str) -> str:
+    """The console's bad-rating follow-ups of a hall: a hash, journal seq -> state JSON."""
+    return f"hall:{{{hall}}}:followups"
+
+
+def center_key(name: str) -> str:
+    """A key of the center itself (console accounts, sessions, audit log), not of one hall.
+
+    They share the hash tag ``{center}``, so on a Redis Cluster they live in one slot and a
+    MULTI/EXEC over several of them (a session and its user) is allowed.
+    """
+    return f"center:{{center}}:{name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +128,34 @@ class Store:
             raise KeyError(f"hall {hall}: no record {seq}")
         return row
 
+    def rows_at(self, hall: str, seqs: Sequence[int]) -> dict[int, tuple[int, str, str, str]]:
+        """Records by seq as ``(t_us, kind, event, outcome)`` texts (not chain-checked: the
+        console shows them beside a report that read the checked chain)."""
+        pipe: Any
+        with self.redis.pipeline(transaction=False) as pipe:
+            for seq in seqs:
+                pipe.lindex(records_key(hall), seq - 1)
+            rows: list[bytes | None] = pipe.execute()
+        return {seq: _texts(row) for seq, row in zip(seqs, rows, strict=True) if row is not None}
+
+    def rows_since(self, hall: str, since_us: int, chunk: int = 2000
+                   ) -> list[tuple[int, int, str, str, str]]:
+        """The newest records whose time is ``since_us`` or later, as ``(seq, t_us, kind,
+        event, outcome)`` in order, read backwards from the head (the live overview)."""
+        head = self.head(hall).seq
+        out: list[tuple[int, int, str, str, str]] = []
+        end = head
+        while end > 0:
+            first = max(1, end - chunk + 1)
+            rows: list[bytes] = self.redis.lrange(records_key(hall), first - 1, end - 1)
+            for seq in range(end, first - 1, -1):
+                t_us, kind, event, outcome = _texts(rows[seq - first])
+                if t_us < since_us:
+                    return out[::-1]
+                out.append((seq, t_us, kind, event, outcome))
+            end = first - 1
+        return out[::-1]
+
     def add_fault(self, hall: str, fault: dict[str, Any]) -> int:
         """Keep a fault record; its ref is its place in the hall's list (1, 2, ...)."""
         ref: int = self.redis.rpush(faults_key(hall), json.dumps(fault, ensure_ascii=False))
@@ -132,6 +177,12 @@ def decode(row: bytes, seq: int, prev: bytes) -> Record:
     t_us, kind, digest, size, rest = row.decode().split(" ", 4)
     n = int(size)
     return Record(seq, int(t_us), kind, rest[:n], rest[n:], prev, bytes.fromhex(digest))
+
+
+def _texts(row: bytes) -> tuple[int, str, str, str]:
+    t_us, kind, _digest, size, rest = row.decode().split(" ", 4)
+    n = int(size)
+    return int(t_us), kind, rest[:n], rest[n:]
 
 
 def _hash_of(row: bytes) -> bytes:
