@@ -110,8 +110,8 @@ class Console:
 
     async def form(self, request: Request, session: Session | None) -> dict[str, str]:
         """The urlencoded form, after its CSRF token was checked (403 without it)."""
-        if request.headers.get("content-type", "").split(";")[0].strip() != \
-                "application/x-www-form-urlencoded":
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind not in ("application/x-www-form-urlencoded", ""):  # "": an empty form
             raise PageRefused(415, "表单格式不对", "send an urlencoded form")
         body = await _read(request, MAX_FORM)
         try:
