@@ -1,4 +1,5 @@
-"""The console's audit log: every login, failed login, ruling, follow-up and export.
+"""The console's audit log: every login, failed login, logout, ruling, repair record filed,
+follow-up and export.
 
 An append-only Redis list (``center:{center}:audit``) of JSON entries ``{"t", "who",
 "action", "hall", "what", "address"}``, oldest first, trimmed to the newest ``KEEP``.
@@ -18,7 +19,7 @@ import redis
 from server_stub.store import center_key
 
 KEEP = 1_000_000
-ACTIONS = ("login", "login_failed", "logout", "ruling", "followup", "export")
+ACTIONS = ("login", "login_failed", "logout", "ruling", "fault", "followup", "export")
 
 
 class AuditLog:

@@ -8,7 +8,7 @@ Who may see what (checked on every request, before anything is read):
 - the hall in the path: unknown -> 404, not one of the user's halls -> 403;
 - the role: month reports (manager, viewer), a staff page (manager, viewer, and the staff
   member it belongs to), follow-up (manager), repair queue (it; manager reads it), rulings
-  (it), audit log (manager);
+  (it), filing a repair record (it), audit log (manager);
 - every POST carries the session's CSRF token (403 and nothing changed without it); the
   login form has its own token (a cookie and a field that must match).
 """
@@ -16,6 +16,7 @@ Who may see what (checked on every request, before anything is read):
 from __future__ import annotations
 
 import hmac
+import json
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -38,6 +39,7 @@ from server_stub.accounts import AccountError, Accounts, User
 from server_stub.audit import AuditLog
 from server_stub.config import HallEntry
 from server_stub.errors import Rejection
+from server_stub.faults import parse_fault, parse_ruling
 from server_stub.sessions import COOKIE, Session, Sessions
 
 LOGIN_COOKIE = "console_login"
@@ -399,12 +401,56 @@ class Console:
 
     def _repair_data(self, entry: HallEntry, month: str
                      ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        records = self.center.store.faults(entry.id, 0, 1000)
+        records: list[dict[str, Any]] = self.center.store.fault_records(entry.id)
+        records.reverse()  # the newest first: what IT works on
         replay = self._replay(entry, month)
         outages = [{**e, "counter": counter}
                    for counter, items in replay.evidence["counters"].items()
                    for e in items if e["kind"] == "device_offline"]
         return records, sorted(outages, key=lambda o: int(o["seq"]))
+
+    async def rule(self, request: Request) -> Response:
+        """A ruling from the repair queue's form, stored as the API stores one
+        (``Store.add_ruling``): the agent pulls it and journals fault_verified."""
+        user, session = await self.who(request)
+        entry = self.hall(user, request.path_params["hall"])
+        self.need(user, "it")
+        fields = await self.form(request, session)
+        doc = {k: fields.get(k, "") for k in ("device", "ref", "verdict", "note")}
+        try:
+            device, ref, verdict, note = parse_ruling(json.dumps(doc).encode())
+            number = await run_in_threadpool(self.center.store.add_ruling, entry.id, device,
+                                             ref, verdict, note, user.name)
+        except Rejection as exc:
+            return await self._repairs_page(request, user, session, entry, exc.reason,
+                                            exc.status)
+        await run_in_threadpool(self.audit.add, user.name, "ruling",
+                                f"{device} {ref}: {verdict} (entry {number}) {note}",
+                                self.address(request), entry.id)
+        return RedirectResponse(f"/halls/{quote(entry.id)}/repairs", status_code=303,
+                                headers=HEADERS)
+
+    async def file_fault(self, request: Request) -> Response:
+        """A repair record the IT department files itself (source ``it``), or a clear."""
+        user, session = await self.who(request)
+        entry = self.hall(user, request.path_params["hall"])
+        self.need(user, "it")
+        fields = await self.form(request, session)
+        now = datetime.fromtimestamp(self.clock(), entry.config.tz).isoformat()
+        doc = {"device": fields.get("device", ""), "active": fields.get("active") != "no",
+               "t": now, "reason": fields.get("reason", "")}
+        try:
+            fault = parse_fault(json.dumps(doc).encode(), user.name, "it")
+        except Rejection as exc:
+            return await self._repairs_page(request, user, session, entry, exc.reason,
+                                            exc.status)
+        number = await run_in_threadpool(self.center.store.add_fault, entry.id, fault)
+        what = "raised" if fault["active"] else "cleared"
+        await run_in_threadpool(self.audit.add, user.name, "fault",
+                                f"{fault['device']} {what} (center-{number}) {fault['reason']}",
+                                self.address(request), entry.id)
+        return RedirectResponse(f"/halls/{quote(entry.id)}/repairs", status_code=303,
+                                headers=HEADERS)
 
     # --- audit --------------------------------------------------------------------------
 
@@ -463,4 +509,6 @@ def routes(console: Console) -> list[Route]:
         Route(hall + "/followups.csv", console.followups_csv, methods=["GET"]),
         Route(hall + "/followups/{seq:int}", console.followup_post, methods=["POST"]),
         Route(hall + "/repairs", console.repairs, methods=["GET"]),
+        Route(hall + "/repairs/rulings", console.rule, methods=["POST"]),
+        Route(hall + "/repairs/faults", console.file_fault, methods=["POST"]),
     ]

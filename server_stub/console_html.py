@@ -303,62 +303,90 @@ def _case_row(c: Case, base: str, month: str, today: date, tz: ZoneInfo, csrf: s
 
 # --- repair queue -------------------------------------------------------------------------
 
+STATUS_NAMES = {"unverified": ("待裁定", "unverified"), "verified": ("已查实·设备故障",
+                                                                 "verified: device fault"),
+                "rejected": ("非设备故障", "rejected: not a device fault")}
+SOURCE_NAMES = {"staff": ("窗口报修", "staff"), "pad": ("评价器自检", "pad self-test"),
+                "it": ("信息技术科", "IT department")}
+
+
 def repairs_page(user: User, hall: str, records: Sequence[Mapping[str, Any]],
                  outages: Sequence[Mapping[str, Any]], tz: ZoneInfo, csrf: str,
                  error: str = "", can_rule: bool = False) -> str:
+    """The repair queue: every repair record (newest first) with its rulings and the month's
+    pad outages of its device; for the IT department, a ruling form on each record and a
+    form to file a record."""
     message = f'<p class="error" role="alert">{h(error)}</p>' if error else ""
-    rows = "".join(_fault_row(r, hall, tz, csrf, can_rule) for r in records)
+    by_device: dict[str, list[Mapping[str, Any]]] = {}
+    for o in outages:
+        by_device.setdefault(str(o.get("device") or ""), []).append(o)
+    rows = "".join(_fault_row(r, hall, by_device.get(str(r.get("device")), []), tz, csrf,
+                              can_rule) for r in records)
     table = ('<table class="faults"><thead><tr><th>报修记录 <small>record</small></th>'
-             '<th>设备 <small>device</small></th><th>时间 <small>time</small></th>'
+             '<th>设备 <small>device</small></th><th>报修时间 <small>filed</small></th>'
              '<th>来源 <small>source</small></th><th>原因 <small>reason</small></th>'
-             '<th>状态 <small>status</small></th><th>裁定 <small>ruling</small></th></tr>'
+             '<th>状态 <small>status</small></th><th>本月离线 <small>outages this month'
+             '</small></th><th>裁定 <small>ruling</small></th></tr>'
              f"</thead><tbody>{rows}</tbody></table>" if rows else
-             '<p class="note">暂无报修记录 <small>no fault records</small></p>')
-    out_rows = "".join(
-        f'<tr data-seq="{h(o["seq"])}" data-status="{_status(o)[0]}"><td>#{h(o["seq"])}</td>'
-        f'<td>{h(o["counter"])}</td><td>{h(o.get("device") or "—")}</td><td>{h(o["t"])}</td>'
-        f'<td class="n">{_num(o["points"])}</td><td class="{_status(o)[0]}">{_status(o)[1]}'
-        f"</td></tr>" for o in outages)
-    outage_table = ('<table class="outages"><thead><tr><th>日志序号 <small>seq</small></th>'
-                    '<th>窗口 <small>counter</small></th><th>设备 <small>device</small></th>'
-                    '<th>开始 <small>start</small></th><th>扣分 <small>points</small></th>'
-                    '<th>状态 <small>status</small></th></tr></thead>'
-                    f"<tbody>{out_rows}</tbody></table>" if out_rows else
-                    '<p class="note">本月无评价器离线 <small>no pad outages this month'
-                    "</small></p>")
-    body = (f"{message}<section><h2>{zh_en('报修记录', 'fault records')}</h2>{table}</section>"
-            f"<section><h2>{zh_en('本月评价器离线', 'pad outages this month')}</h2>"
-            f"{outage_table}</section>")
+             '<p class="note">暂无报修记录 <small>no repair records</small></p>')
+    file_form = ""
+    if can_rule:
+        file_form = (f'<section><h2>{zh_en("登记报修", "file a repair record")}</h2>'
+                     f'<form method="post" action="/halls/{h(hall)}/repairs/faults" '
+                     f'class="file">{csrf_field(csrf)}<label>设备 <small>device</small> '
+                     '<input name="device" required maxlength="32"></label> <label>原因 '
+                     '<small>reason</small> <input name="reason" maxlength="500"></label> '
+                     '<select name="active" aria-label="active"><option value="yes">故障 / '
+                     'fault</option><option value="no">已修复 / cleared</option></select> '
+                     '<button>登记 <small>file</small></button></form></section>')
+    body = (f"{message}<section><h2>{zh_en('报修记录', 'repair records')}</h2>{table}"
+            f"</section>{file_form}")
     return page((f"大厅 {hall} 报修处理", "repair queue"), body, user, csrf)
 
 
-def _fault_row(r: Mapping[str, Any], hall: str, tz: ZoneInfo, csrf: str,
-               can_rule: bool) -> str:
+def _fault_row(r: Mapping[str, Any], hall: str, outages: Sequence[Mapping[str, Any]],
+               tz: ZoneInfo, csrf: str, can_rule: bool) -> str:
     status = str(r.get("status", "unverified"))
     ruling = ""
-    if can_rule and r.get("ref") is not None and r.get("device"):
+    if can_rule:
         ruling = (f'<form method="post" action="/halls/{h(hall)}/repairs/rulings" '
                   f'class="ruling">{csrf_field(csrf)}'
-                  f'<input type="hidden" name="device" value="{h(r["device"])}">'
-                  f'<input type="hidden" name="ref" value="{h(r["ref"])}">'
+                  f'<input type="hidden" name="device" value="{h(r.get("device", ""))}">'
+                  f'<input type="hidden" name="ref" value="{h(r.get("ref", ""))}">'
                   '<input name="note" placeholder="说明 note" maxlength="500"> '
                   '<button name="verdict" value="device_fault">设备故障 <small>device fault'
                   '</small></button> <button name="verdict" value="not_device_fault">'
                   "非设备故障 <small>not a device fault</small></button></form>")
-    notes = "".join(f'<div class="ruled">{h(x.get("verdict", ""))} · {h(x.get("by", ""))} · '
+    notes = "".join(f'<div class="ruled">{zh_en(*_verdict(x.get("verdict")))} · '
+                    f'{h(x.get("filed_by", ""))} · {h(x.get("t", ""))} · '
                     f'<span class="note-text">{h(x.get("note", ""))}</span></div>'
                     for x in r.get("rulings", ()))
-    when = r.get("t") or (_clock(int(r["t_us"]), tz) if r.get("t_us") else "—")
+    when = _clock(int(r["t_us"]), tz) if r.get("t_us") else "—"
+    covered = "".join(f'<li data-seq="{h(o["seq"])}" data-status="{_status(o)[0]}">'
+                      f'#{h(o["seq"])} {h(o["t"])} · {h(o["counter"])} · '
+                      f'<span class="{_status(o)[0]}">{_status(o)[1]}</span></li>'
+                      for o in outages)
+    source = SOURCE_NAMES.get(str(r.get("source")), (str(r.get("source", "")), ""))
+    state = STATUS_NAMES.get(status, (status, ""))
+    opened = "" if r.get("open", True) else " · 已修复 <small>cleared</small>"
     return (f'<tr data-ref="{h(r.get("ref"))}" data-status="{h(status)}">'
             f'<td>{h(r.get("ref"))}</td><td>{h(r.get("device", ""))}</td><td>{h(when)}</td>'
-            f'<td>{h(r.get("source", ""))}</td><td>{h(r.get("reason", ""))}</td>'
-            f'<td class="{h(status)}">{h(status)}</td><td>{notes}{ruling}</td></tr>')
+            f'<td>{zh_en(*source)}<br><small>{h(r.get("filed_by", ""))}</small></td>'
+            f'<td>{h(r.get("reason", ""))}</td><td class="{h(status)}">{zh_en(*state)}{opened}'
+            f'</td><td><ul class="covered">{covered}</ul></td><td>{notes}{ruling}</td></tr>')
+
+
+def _verdict(verdict: object) -> tuple[str, str]:
+    return {"device_fault": ("设备故障", "device fault"),
+            "not_device_fault": ("非设备故障", "not a device fault")}.get(str(verdict),
+                                                                       (str(verdict), ""))
 
 
 # --- audit --------------------------------------------------------------------------------
 
 ACTION_NAMES = {"login": ("登录", "login"), "login_failed": ("登录失败", "failed login"),
                 "logout": ("退出", "logout"), "ruling": ("裁定", "ruling"),
+                "fault": ("报修", "fault record"),
                 "followup": ("回访", "follow-up"), "export": ("导出", "export")}
 
 
@@ -397,7 +425,8 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 .note { color: var(--muted); }
 tr.overdue td, tr.overdue .due { color: var(--bad); } tr.overdue { background: #fbe9ea; }
 tr.closed { color: var(--muted); }
-.exempt { color: var(--ok); } .pending { color: #8a5a00; } .deducted { color: var(--bad); }
+.exempt, .verified { color: var(--ok); } .rejected { color: var(--bad); }
+.unverified { color: #8a5a00; } .pending { color: #8a5a00; } .deducted { color: var(--bad); }
 .figures { display: grid; grid-template-columns: repeat(5, 1fr); gap: 4px 12px; }
 dd { margin: 0; font-size: 18px; }
 pre { margin: 0; white-space: pre-wrap; font-size: 12px; }
