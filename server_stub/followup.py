@@ -144,7 +144,7 @@ def render_csv(found: list[Case], config: HallConfig, today: date) -> str:
                     c.staff or "", c.ticket, BAD_LEVELS[c.level][0], c.due.isoformat(),
                     "yes" if c.overdue(today) else "no",
                     "yes" if c.state.get("contacted") else "no",
-                    OUTCOMES.get(c.state.get("outcome", ""), ("", ""))[0],
+                    OUTCOMES[c.state["outcome"]][0] if c.state.get("outcome") else "",
                     _cell(c.state.get("note", "")), "yes" if c.closed else "no",
                     c.state.get("by", "")))
     return buf.getvalue()
