@@ -94,6 +94,7 @@ class Console:
         if user is None or user.disabled or user.generation != session.generation:
             await run_in_threadpool(self.sessions.end, session)
             raise LoginNeeded()
+        request.state.console = (user, session)  # a refusal page still shows the menu
         return user, session
 
     def hall(self, user: User, hall: str) -> HallEntry:
@@ -469,7 +470,9 @@ class Console:
 
     async def refused(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, PageRefused)
-        return _page(html.error_page(exc.status, exc.zh, exc.en), exc.status)
+        user, session = getattr(request.state, "console", (None, None))
+        return _page(html.error_page(exc.status, exc.zh, exc.en, user,
+                                     session.csrf if session else None), exc.status)
 
     async def to_login(self, request: Request, exc: Exception) -> Response:
         response = RedirectResponse("/login", status_code=303, headers=HEADERS)

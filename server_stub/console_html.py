@@ -358,7 +358,7 @@ def _fault_row(r: Mapping[str, Any], hall: str, outages: Sequence[Mapping[str, A
                   '</small></button> <button name="verdict" value="not_device_fault">'
                   "非设备故障 <small>not a device fault</small></button></form>")
     notes = "".join(f'<div class="ruled">{zh_en(*_verdict(x.get("verdict")))} · '
-                    f'{h(x.get("filed_by", ""))} · {h(x.get("t", ""))} · '
+                    f'{h(x.get("filed_by", ""))} · {_when(x, tz)} · '
                     f'<span class="note-text">{h(x.get("note", ""))}</span></div>'
                     for x in r.get("rulings", ()))
     when = _clock(int(r["t_us"]), tz) if r.get("t_us") else "—"
@@ -374,6 +374,10 @@ def _fault_row(r: Mapping[str, Any], hall: str, outages: Sequence[Mapping[str, A
             f'<td>{zh_en(*source)}<br><small>{h(r.get("filed_by", ""))}</small></td>'
             f'<td>{h(r.get("reason", ""))}</td><td class="{h(status)}">{zh_en(*state)}{opened}'
             f'</td><td><ul class="covered">{covered}</ul></td><td>{notes}{ruling}</td></tr>')
+
+
+def _when(x: Mapping[str, Any], tz: ZoneInfo) -> str:
+    return _clock(int(x["t_us"]), tz) if x.get("t_us") else h(x.get("t", ""))
 
 
 def _verdict(verdict: object) -> tuple[str, str]:
