@@ -3,7 +3,8 @@
 A 12-counter hall (pads on USB, RS-485 and MQTT; some staff cheating) is simulated on the
 real pad firmware logic against the real services: mosquitto, the edge agent, redis-server
 and the center. The day 08:30-18:00 runs in a few minutes (x200). At the start it prints the
-agent's live status page and how to fetch the center's report page; at the end the day's
+agent's live status page, how to fetch the center's report page, and the center's console
+with a manager's and an IT account of the hall (new passwords each run); at the end the day's
 report from the center, the press tally (every press a pad saw acknowledged counted once at
 the center), and behaviour injected -> incidents raised by the agent and by the center.
 Exit status 0 only if every check holds (docs/simulator.md).
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import shlex
 import shutil
 import signal
@@ -104,8 +106,34 @@ def _announce(sim: Simulation) -> None:
         print(f"  the center's report page, while the demo runs:\n"
               f"    curl -s -H 'Authorization: Bearer {c.token}' "
               f"{c.url}{c.report_path(MONTH, 'report.html')} > report.html")
+        accounts = console_accounts(sim.work / "center" / "center.toml",
+                                    f"redis://127.0.0.1:{sim.redis_port}/0", c.hall)
+        print(f"  the center's console, while the demo runs: {c.url}/login")
+        for name, role, password in accounts:
+            print(f"    {role:<8} user {name!r}  password {password!r}")
     print(f"  work folder: {_shown(sim.work)} (agent.log, journal.sqlite, center/, ...)\n",
           flush=True)
+
+
+# The demo hall's console accounts: (name, role shown). Passwords are new each run.
+CONSOLE_ACCOUNTS = (("manager", "manager"), ("it", "it"))
+
+
+def console_accounts(center_toml: Path, redis_url: str, hall: str
+                     ) -> list[tuple[str, str, str]]:
+    """A manager and an IT account of the demo hall, made with the user command as an
+    operator would (the password on standard input); (name, role, password) each."""
+    made = []
+    for name, role in CONSOLE_ACCOUNTS:
+        password = secrets.token_urlsafe(12)
+        proc = subprocess.run([sys.executable, "-m", "server_stub", "user", "add", name,
+                               "--role", role, "--hall", hall, "--config", str(center_toml),
+                               "--redis", redis_url], input=password + "\n", text=True,
+                              capture_output=True, cwd=ROOT, check=False)
+        if proc.returncode != 0:
+            raise services.ServiceError(f"user add {name}: {proc.stderr.strip()}")
+        made.append((name, role, password))
+    return made
 
 
 def _shown(path: Path) -> str:
