@@ -40,6 +40,7 @@ from server_stub.audit import AuditLog
 from server_stub.config import HallEntry
 from server_stub.errors import Rejection
 from server_stub.faults import parse_fault, parse_ruling
+from server_stub.outages import with_counted_time
 from server_stub.sessions import COOKIE, Session, Sessions
 
 LOGIN_COOKIE = "console_login"
@@ -405,10 +406,12 @@ class Console:
         records: list[dict[str, Any]] = self.center.store.fault_records(entry.id)
         records.reverse()  # the newest first: what IT works on
         replay = self._replay(entry, month)
-        outages = [{**e, "counter": counter}
-                   for counter, items in replay.evidence["counters"].items()
-                   for e in items if e["kind"] == "device_offline"]
-        return records, sorted(outages, key=lambda o: int(o["seq"]))
+        outages = sorted(({**e, "counter": counter}
+                          for counter, items in replay.evidence["counters"].items()
+                          for e in items if e["kind"] == "device_offline"),
+                         key=lambda o: int(o["seq"]))
+        timed = with_counted_time(outages, self.center.store.records(entry.id), entry.config)
+        return records, timed
 
     async def rule(self, request: Request) -> Response:
         """A ruling from the repair queue's form, stored as the API stores one

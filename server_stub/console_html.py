@@ -362,10 +362,11 @@ def _fault_row(r: Mapping[str, Any], hall: str, outages: Sequence[Mapping[str, A
                     f'<span class="note-text">{h(x.get("note", ""))}</span></div>'
                     for x in r.get("rulings", ()))
     when = _clock(int(r["t_us"]), tz) if r.get("t_us") else "—"
-    covered = "".join(f'<li data-seq="{h(o["seq"])}" data-status="{_status(o)[0]}">'
-                      f'#{h(o["seq"])} {h(o["t"])} · {h(o["counter"])} · '
-                      f'<span class="{_status(o)[0]}">{_status(o)[1]}</span></li>'
-                      for o in outages)
+    covered = "".join(f'<li data-seq="{h(o["seq"])}" data-status="{_status(o)[0]}" '
+                      f'data-counted="{int(o.get("counted_s", 0))}">#{h(o["seq"])} '
+                      f'{_clock(_us(o["t"]), tz)} · {h(o["counter"])} · 计入 <small>counted'
+                      f'</small> {_duration(o)} · <span class="{_status(o)[0]}">'
+                      f"{_status(o)[1]}</span></li>" for o in outages)
     source = SOURCE_NAMES.get(str(r.get("source")), (str(r.get("source", "")), ""))
     state = STATUS_NAMES.get(status, (status, ""))
     opened = "" if r.get("open", True) else " · 已修复 <small>cleared</small>"
@@ -374,6 +375,16 @@ def _fault_row(r: Mapping[str, Any], hall: str, outages: Sequence[Mapping[str, A
             f'<td>{zh_en(*source)}<br><small>{h(r.get("filed_by", ""))}</small></td>'
             f'<td>{h(r.get("reason", ""))}</td><td class="{h(status)}">{zh_en(*state)}{opened}'
             f'</td><td><ul class="covered">{covered}</ul></td><td>{notes}{ruling}</td></tr>')
+
+
+def _us(iso: object) -> int:
+    return int(datetime.fromisoformat(str(iso)).timestamp() * 1_000_000)
+
+
+def _duration(o: Mapping[str, Any]) -> str:
+    seconds = int(o.get("counted_s", 0))
+    text = f"{seconds // 3600}:{seconds // 60 % 60:02d}"
+    return text + (" 未恢复 <small>ongoing</small>" if o.get("ongoing") else "")
 
 
 def _when(x: Mapping[str, Any], tz: ZoneInfo) -> str:

@@ -3,10 +3,15 @@ console's forms; the ruling is stored as the API stores one (what the agent pull
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from edge_agent.config import parse_config
+from edge_agent.rules.calendar import WorkCalendar, to_us
 from server_stub.audit import AuditLog
+from server_stub.outages import working_seconds
 from server_stub.store import Store
 from tests.center.fixtures import HALL, TOKEN, auth
 from tests.console.fixtures import Browser, browser
@@ -28,6 +33,7 @@ def test_it_files_a_record_and_rules_on_it(console: Starlette, store: Store) -> 
     assert 'data-ref="center-1" data-status="verified"' in page
     assert "A01-pad" in page and "屏幕不亮" in page
     assert 'data-seq="10"' in page  # the month's outage of A01-pad is shown beside it
+    assert 'data-counted="2400"' in page and "0:40" in page  # down 10:00, up 10:40
     r = b.post(f"{REPAIRS}/rulings", {"csrf": b.csrf, "device": "A01-pad", "ref": "center-1",
                                       "verdict": "not_device_fault", "note": "<b>电源被拔</b>"})
     assert r.status_code == 303
@@ -43,6 +49,22 @@ def test_it_files_a_record_and_rules_on_it(console: Starlette, store: Store) -> 
     assert kinds == [("report", None, None), ("ruling", "center-1", "not_device_fault")]
     actions = [e["action"] for e in AuditLog(store.redis).recent({HALL})]
     assert actions[:2] == ["ruling", "fault"]
+
+
+def test_counted_time_is_working_time_to_the_pads_return() -> None:
+    config = parse_config('[hall]\nid = "test"\n')
+    calendar = WorkCalendar(config.calendar, config.tz)
+    noon = to_us(datetime(2026, 3, 2, 11, 30, tzinfo=config.tz))
+    # 11:30 to 14:30 over the lunch break: 12:00-13:00 is not working time (RULES §4)
+    end = to_us(datetime(2026, 3, 2, 14, 30, tzinfo=config.tz))
+    worked = working_seconds(calendar, noon, end)
+    assert worked == 30 * 60 + (end - to_us(datetime(2026, 3, 2, 13, 0, tzinfo=config.tz))
+                                ) // 1_000_000
+    friday = to_us(datetime(2026, 3, 6, 17, 0, tzinfo=config.tz))
+    monday = to_us(datetime(2026, 3, 9, 9, 0, tzinfo=config.tz))
+    assert working_seconds(calendar, friday, monday) == working_seconds(
+        calendar, friday, to_us(datetime(2026, 3, 7, 0, 0, tzinfo=config.tz))) + \
+        working_seconds(calendar, to_us(datetime(2026, 3, 9, 0, 0, tzinfo=config.tz)), monday)
 
 
 def test_a_refused_ruling_says_why_and_stores_nothing(console: Starlette, store: Store) -> None:
