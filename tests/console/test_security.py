@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 from server_stub.accounts import LOCK_S, Accounts
 from server_stub.audit import AuditLog
 from server_stub.followup import FollowUps
-from server_stub.sessions import COOKIE
+from server_stub.sessions import COOKIE, IDLE_S, MAX_S, Sessions
 from server_stub.store import Store
 from tests.center.fixtures import HALL, TOKEN, auth
 from tests.console.fixtures import EVIL, PASSWORD, browser, csrf_of
@@ -201,3 +201,17 @@ def test_the_audit_page_shows_a_managers_halls_only(console: Starlette) -> None:
     other = browser(console, "otherboss").get("/audit").text
     assert 'data-action="export"' not in other and "boss" not in other.replace(
         "otherboss", "")
+
+
+def test_sessions_expire_when_idle_and_after_12_hours(store: Store) -> None:
+    now = [1_800_000_000.0]
+    sessions = Sessions(store.redis, clock=lambda: now[0])
+    cookie, session = sessions.create("boss", 0, "127.0.0.1")
+    assert 0 < store.redis.ttl(session.key) <= IDLE_S  # Redis drops it when idle
+    assert cookie not in session.key and store.redis.get(session.key) is not None
+    now[0] += MAX_S - 1
+    assert sessions.get(cookie) is not None
+    now[0] += 2
+    assert sessions.get(cookie) is None  # 12 hours after login, whatever happens
+    assert store.redis.get(session.key) is None
+    assert sessions.get("not-a-cookie") is None and sessions.get("x" * 500) is None
