@@ -19,7 +19,7 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -61,9 +61,6 @@ class PageRefused(Exception):
 
 class LoginNeeded(Exception):
     """No live session: the browser is sent to the login form."""
-
-
-Handler = Callable[[Request], Awaitable[Response]]
 
 
 class Console:

@@ -222,8 +222,13 @@ def _evidence_row(e: Mapping[str, Any], record: tuple[int, str, str, str] | None
     return (f'<tr data-seq="{h(e["seq"])}" data-status="{status[0]}"><td>#{h(e["seq"])}</td>'
             f'<td>{h(e["t"])}</td><td>{zh_en(zh, en)}'
             f'{" · " + h(e["device"]) if e.get("device") else ""}</td>'
-            f'<td class="n">{_num(e["points"])}</td><td class="{status[0]}">{status[1]}</td>'
+            f'<td class="n">{_points(e)}</td><td class="{status[0]}">{status[1]}</td>'
             f"<td>{shown}</td></tr>")
+
+
+def _points(e: Mapping[str, Any]) -> str:
+    """An exempt incident's points struck through: they are not deducted."""
+    return f"<s>{_num(e['points'])}</s>" if e.get("exempt") else _num(e["points"])
 
 
 def _status(e: Mapping[str, Any]) -> tuple[str, str]:

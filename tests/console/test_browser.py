@@ -8,60 +8,21 @@ from __future__ import annotations
 
 import http.client
 import json
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
-import uvicorn
 
 from server_stub.accounts import Accounts
-from server_stub.app import create_app
 from server_stub.config import CenterSettings
-from server_stub.store import Store
 from tests.center.fixtures import HALL, TOKEN, record_day
 from tests.console.fixtures import EVENTS, PASSWORD, PEOPLE, TEST_KDF
-from tests.redis_server import RedisServer, free_port
+from tests.console.live import Center, log_in, log_out, shot, status_of
+from tests.redis_server import RedisServer
 
-sync_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 MONTH = "/halls/test/months/2026-03"
 RED = "rgb(164, 38, 44)"  # --bad in the console's stylesheet
-
-
-class Center:
-    """The center's app on uvicorn in a thread, on a free loopback port."""
-
-    def __init__(self, settings: CenterSettings, redis_url: str) -> None:
-        self.client = redis.Redis.from_url(redis_url)
-        self.store = Store(self.client)
-        self.port = free_port()
-        config = uvicorn.Config(create_app(settings, self.store, TEST_KDF), host="127.0.0.1",
-                                port=self.port, log_level="warning", lifespan="off")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.thread.start()
-        end = time.monotonic() + 10
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < end, "center did not start"
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.client.close()
 
 
 @pytest.fixture
@@ -75,44 +36,6 @@ def center(redis_server: RedisServer, settings: CenterSettings, tmp_path: Path
     live.start()
     yield live
     live.stop()
-
-
-@pytest.fixture
-def chromium() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is not installed (tools/bootstrap)", pytrace=False)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
-
-
-def shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"console-{name}.png"), full_page=True)
-
-
-def log_in(browser: Any, center: Center, name: str, password: str = PASSWORD) -> Any:
-    """A new browser context (its own cookies) logged in through the form."""
-    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-    page.goto(f"{center.url}/")
-    assert page.url.endswith("/login")  # not logged in: sent to the form
-    page.fill("input[name=username]", name)
-    page.fill("input[name=password]", password)
-    page.click("form.login button")
-    return page
-
-
-def log_out(page: Any, center: Center) -> None:
-    page.click("nav.top form button")
-    assert page.url.endswith("/login")
-    page.goto(f"{center.url}{MONTH}")
-    assert page.url.endswith("/login")
-
-
-def status_of(page: Any, path: str, center: Center) -> int:
-    response = page.goto(f"{center.url}{path}")
-    return int(response.status)
 
 
 def test_each_role_in_a_real_browser(center: Center, chromium: Any) -> None:
@@ -173,7 +96,7 @@ def test_each_role_in_a_real_browser(center: Center, chromium: Any) -> None:
     seen = {actions.nth(i).get_attribute("data-action") for i in range(actions.count())}
     assert {"login", "login_failed", "followup"} <= seen
     shot(p, "audit")
-    log_out(p, center)
+    log_out(p, center, MONTH)
 
     # the IT department: the repair queue only; rules the phoned-in record a device fault
     it = log_in(chromium, center, "tech")
@@ -194,7 +117,7 @@ def test_each_role_in_a_real_browser(center: Center, chromium: Any) -> None:
     assert [(r["verdict"], r["filed_by"]) for r in stored["rulings"]] == [("device_fault",
                                                                           "tech")]
     assert status_of(it, MONTH, center) == 403
-    log_out(it, center)
+    log_out(it, center, MONTH)
 
     # a staff member: their own page only
     staff = log_in(chromium, center, "s1")
@@ -203,7 +126,7 @@ def test_each_role_in_a_real_browser(center: Center, chromium: Any) -> None:
     shot(staff, "staff")
     assert status_of(staff, f"{MONTH}/staff/S2", center) == 403
     assert status_of(staff, MONTH, center) == 403
-    log_out(staff, center)
+    log_out(staff, center, MONTH)
 
     # the province's viewer: every hall's reports, no follow-up
     viewer = log_in(chromium, center, "prov")
@@ -212,4 +135,4 @@ def test_each_role_in_a_real_browser(center: Center, chromium: Any) -> None:
         "test", "other"}
     assert status_of(viewer, "/halls/other/months/2026-03", center) == 200
     assert status_of(viewer, "/halls/test/followups", center) == 403
-    log_out(viewer, center)
+    log_out(viewer, center, MONTH)

@@ -1,0 +1,113 @@
+"""From the console to the agent and back: the IT department files a repair record for a pad
+that went down, in a real browser; the hall's agent (its real core on a real journal, with a
+manual clock, and its real outbox) pulls the record, journals it, and sends the journal up;
+the month page then shows the outage exempt. The center's clock is the agent's, so the
+record is filed at the hall's "now"."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edge_agent.journal import open_for_reading, read_records
+from edge_agent.outbox import Outbox
+from edge_agent.service.clock import ManualClock
+from edge_agent.service.inputs import FaultRecord, SerialBytes
+from edge_agent.service_config import CenterConfig
+from server_stub.accounts import Accounts
+from server_stub.config import load_center_config, token_digest
+from tests.console.fixtures import PASSWORD, TEST_KDF
+from tests.console.live import Center, log_in, log_out, shot
+from tests.outbox.fixtures import drive
+from tests.outbox.simclock import SimClock
+from tests.redis_server import RedisServer
+from tests.service.core_kit import HALL, MONDAY_9, Pad, make_core
+
+HALL_ID = "test-hall"  # tests/service/core_kit.py's hall
+TOKEN = "agent-token-chain-0001"
+COUNTER_PAGE = f"/halls/{HALL_ID}/months/2026-11/counters/A01"
+
+
+@pytest.fixture
+def hall_center(tmp_path: Path, redis_server: RedisServer) -> Iterator[tuple[Center,
+                                                                               ManualClock]]:
+    folder = tmp_path / "center"
+    folder.mkdir()
+    (folder / "hall.toml").write_text(HALL, encoding="utf-8")
+    (folder / "center.toml").write_text(
+        f'[halls.{HALL_ID}]\ntoken_sha256 = "{token_digest(TOKEN)}"\nconfig = "hall.toml"\n'
+        'region_code = "310118"\n', encoding="utf-8")
+    clock = ManualClock(MONDAY_9)
+    center = Center(load_center_config(folder / "center.toml"), redis_server.url,
+                    lambda: clock.now_us() / 1e6)
+    accounts = Accounts(center.client, TEST_KDF)
+    accounts.add("tech", "it", [HALL_ID], None, PASSWORD, {HALL_ID})
+    accounts.add("boss", "manager", [HALL_ID], None, PASSWORD, {HALL_ID})
+    center.start()
+    yield center, clock
+    center.stop()
+
+
+def _journaled(path: Path) -> list[dict[str, Any]]:
+    db = open_for_reading(path)
+    try:
+        return [json.loads(r.event) for r in read_records(db)]
+    finally:
+        db.close()
+
+
+def test_a_record_filed_in_the_console_reaches_the_agent_and_exempts_the_outage(
+        hall_center: tuple[Center, ManualClock], chromium: Any, tmp_path: Path) -> None:
+    center, clock = hall_center
+    journal = tmp_path / "journal.sqlite"
+    core = make_core(journal, clock)
+    sim = SimClock(MONDAY_9 / 1e6)
+    outbox = Outbox(journal, HALL_ID, "chain-agent", CenterConfig(url=center.url, token=TOKEN),
+                    core.inbox, sim)
+    pad = Pad()
+    core.step([SerialBytes("/dev/ttyPAD", pad.heartbeat(), clock.now_us())])
+    clock.advance(31)  # silent past device_timeout_s (30 s): the pad is down
+    core.step([])
+    assert ("device_down", "A01-pad") in [(e["type"], e.get("device"))
+                                          for e in _journaled(journal)]
+    drive(outbox, sim)
+    assert center.store.head(HALL_ID).seq == len(_journaled(journal))
+
+    it = log_in(chromium, center, "tech")
+    it.goto(f"{center.url}/halls/{HALL_ID}/repairs")
+    it.fill("form.file input[name=device]", "A01-pad")
+    it.fill("form.file input[name=reason]", "评价器黑屏，已派人维修")
+    it.click("form.file button")
+    assert it.get_attribute("tr[data-ref='center-1']", "data-status") == "verified"
+    shot(it, "chain-filed")
+    log_out(it, center)
+
+    sim.advance(outbox.fault_poll_s)  # the outbox asks for fault records this often
+    drive(outbox, sim)  # the agent pulls the record onto its core's inbox ...
+    items = []
+    while not core.inbox.empty():
+        items.append(core.inbox.get_nowait())
+    assert [(i.device, i.active, i.ref) for i in items if isinstance(i, FaultRecord)] == [
+        ("A01-pad", True, "1")]
+    clock.advance(1)
+    core.step(items)  # ... journals it ...
+    reports = [e for e in _journaled(journal) if e["type"] == "fault_report"]
+    assert [(e["device"], e["reason"]) for e in reports] == [
+        ("A01-pad", "center:1: 评价器黑屏，已派人维修")]
+    drive(outbox, sim)  # ... and sends the journal up
+    assert center.store.head(HALL_ID).seq == len(_journaled(journal))
+
+    boss = log_in(chromium, center, "boss")
+    boss.goto(f"{center.url}{COUNTER_PAGE}")
+    outage = boss.locator("table.evidence tr[data-seq]")
+    assert outage.count() == 1
+    assert outage.get_attribute("data-status") == "exempt"
+    assert "评价器离线" in outage.inner_text() and "device_down" in outage.inner_text()
+    assert boss.inner_text("dd[data-figure=penalties]") == "0.00"  # nothing deducted
+    shot(boss, "chain-exempt")
+    outbox.stop()
+    core.journal.close()
