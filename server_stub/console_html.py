@@ -98,6 +98,8 @@ def overview(user: User, halls: Sequence[Mapping[str, Any]], month: str,
                  '<th>满意率 <small>rate</small></th><th>事件 <small>incidents</small></th>'
                  f"</tr></thead><tbody>{rows}</tbody></table>" if rows else
                  '<p class="note">今日暂无记录 <small>no records today</small></p>')
+        if user.role == "it":  # the repair queue is theirs, not the counters' figures
+            table = ""
         parts.append(f'<section class="hall" data-hall="{h(hid)}"><h2>大厅 {h(hid)} '
                      f'<small>hall</small></h2><p class="note">日志序号 <small>journal seq'
                      f'</small> {hall["seq"]} · 最近记录 <small>last record</small> '

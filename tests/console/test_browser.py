@@ -102,6 +102,7 @@ def test_each_role_in_a_real_browser(center: Center, chromium: Any) -> None:
     it = log_in(chromium, center, "tech")
     assert it.url == f"{center.url}/"
     assert it.locator("text=月报").count() == 0
+    assert it.locator("tr[data-counter]").count() == 0  # no counters' figures either
     it.click("text=报修处理")
     record = it.locator("tr[data-ref='center-1']")
     assert record.get_attribute("data-status") == "unverified"
