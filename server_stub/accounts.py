@@ -13,6 +13,7 @@ with one staff id, ``viewer`` of every hall.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -123,8 +124,12 @@ class Accounts:
     def __init__(self, client: redis.Redis, kdf: Kdf | None = None) -> None:
         self.redis: Any = client
         self.kdf = kdf or Kdf()
-        # Checked against for an unknown name, so it costs the same time as a known one.
-        self._decoy = self.kdf.encode(secrets.token_hex(16))
+
+    @functools.cached_property
+    def _decoy(self) -> str:
+        """Checked against for an unknown name, so it costs the same time as a known one
+        (made at the first login, so a center that starts pays nothing)."""
+        return self.kdf.encode(secrets.token_hex(16))
 
     # --- the user commands --------------------------------------------------------------
 
