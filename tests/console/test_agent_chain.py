@@ -1,11 +1,12 @@
-"""From the console to the agent and back: the IT department files a repair record for a pad
-that went down, in a real browser; the hall's agent (its real core on a real journal, with a
-manual clock, and its real outbox) pulls the record, journals it, and sends the journal up;
-the month page then shows the outage exempt. The center's clock is the agent's, so the
-record is filed at the hall's "now"."""
+"""From the center to the agent and back, with the console in a real browser: a pad goes
+down at the hall's agent (its real core on a real journal, with a manual clock, and its real
+outbox), a repair record logged at the center is pulled and journaled by the agent, the
+month page shows the outage pending, and the IT department rules on the record in the
+console. The center's clock is the agent's."""
 
 from __future__ import annotations
 
+import http.client
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,8 +61,23 @@ def _journaled(path: Path) -> list[dict[str, Any]]:
         db.close()
 
 
-def test_a_record_filed_in_the_console_reaches_the_agent_and_exempts_the_outage(
+def _file_by_phone(center: Center, when: str) -> None:
+    """A repair request phoned in and logged at the center with the hall's token."""
+    conn = http.client.HTTPConnection("127.0.0.1", center.port, timeout=10)
+    conn.request("POST", f"/v1/halls/{HALL_ID}/faults", json.dumps(
+        {"device": "A01-pad", "active": True, "t": when, "reason": "评价器黑屏"}),
+        {"Authorization": f"Bearer {TOKEN}"})
+    assert conn.getresponse().status == 201
+    conn.close()
+
+
+def test_a_pads_outage_is_pending_at_the_agent_and_the_it_department_rules_on_it(
         hall_center: tuple[Center, ManualClock], chromium: Any, tmp_path: Path) -> None:
+    """RULES v2 §3: a reported outage is deducted until the IT department rules. The agent
+    journals the repair record it pulls, the month page shows the outage pending, and the
+    IT department's ruling in the console is stored for the agent to pull. (The agent
+    journaling that ruling as fault_verified, which makes the outage exempt, is the live
+    path's agent side: not in this branch yet.)"""
     center, clock = hall_center
     journal = tmp_path / "journal.sqlite"
     core = make_core(journal, clock)
@@ -76,15 +92,7 @@ def test_a_record_filed_in_the_console_reaches_the_agent_and_exempts_the_outage(
                                           for e in _journaled(journal)]
     drive(outbox, sim)
     assert center.store.head(HALL_ID).seq == len(_journaled(journal))
-
-    it = log_in(chromium, center, "tech")
-    it.goto(f"{center.url}/halls/{HALL_ID}/repairs")
-    it.fill("form.file input[name=device]", "A01-pad")
-    it.fill("form.file input[name=reason]", "评价器黑屏，已派人维修")
-    it.click("form.file button")
-    assert it.get_attribute("tr[data-ref='center-1']", "data-status") == "verified"
-    shot(it, "chain-filed")
-    log_out(it, center)
+    _file_by_phone(center, "2026-11-23T09:01:00+08:00")
 
     sim.advance(outbox.fault_poll_s)  # the outbox asks for fault records this often
     drive(outbox, sim)  # the agent pulls the record onto its core's inbox ...
@@ -96,8 +104,7 @@ def test_a_record_filed_in_the_console_reaches_the_agent_and_exempts_the_outage(
     clock.advance(1)
     core.step(items)  # ... journals it ...
     reports = [e for e in _journaled(journal) if e["type"] == "fault_report"]
-    assert [(e["device"], e["reason"]) for e in reports] == [
-        ("A01-pad", "center:1: 评价器黑屏，已派人维修")]
+    assert [(e["device"], e["reason"]) for e in reports] == [("A01-pad", "center:1: 评价器黑屏")]
     drive(outbox, sim)  # ... and sends the journal up
     assert center.store.head(HALL_ID).seq == len(_journaled(journal))
 
@@ -105,9 +112,23 @@ def test_a_record_filed_in_the_console_reaches_the_agent_and_exempts_the_outage(
     boss.goto(f"{center.url}{COUNTER_PAGE}")
     outage = boss.locator("table.evidence tr[data-seq]")
     assert outage.count() == 1
-    assert outage.get_attribute("data-status") == "exempt"
+    assert outage.get_attribute("data-status") == "pending"  # deducted until IT rules
     assert "评价器离线" in outage.inner_text() and "device_down" in outage.inner_text()
-    assert boss.inner_text("dd[data-figure=penalties]") == "0.00"  # nothing deducted
-    shot(boss, "chain-exempt")
+    shot(boss, "chain-pending")
+    log_out(boss, center)
+
+    it = log_in(chromium, center, "tech")
+    it.goto(f"{center.url}/halls/{HALL_ID}/repairs")
+    record = it.locator("tr[data-ref='center-1']")
+    assert record.get_attribute("data-status") == "unverified"
+    assert record.locator("li[data-status=pending]").count() == 1  # the outage it covers
+    record.locator("input[name=note]").fill("现场检查：电源模块损坏")
+    record.locator("button[value=device_fault]").click()
+    assert it.get_attribute("tr[data-ref='center-1']", "data-status") == "verified"
+    shot(it, "chain-ruled")
+    log_out(it, center)
+    pulled = [(f["kind"], f.get("fault_ref"), f.get("verdict"))
+              for f in center.store.faults(HALL_ID, 0, 10)]
+    assert pulled == [("report", None, None), ("ruling", "center-1", "device_fault")]
     outbox.stop()
     core.journal.close()
