@@ -324,11 +324,8 @@ def repairs_page(user: User, hall: str, records: Sequence[Mapping[str, Any]],
     pad outages of its device; for the IT department, a ruling form on each record and a
     form to file a record."""
     message = f'<p class="error" role="alert">{h(error)}</p>' if error else ""
-    by_device: dict[str, list[Mapping[str, Any]]] = {}
-    for o in outages:
-        by_device.setdefault(str(o.get("device") or ""), []).append(o)
-    rows = "".join(_fault_row(r, hall, by_device.get(str(r.get("device")), []), tz, csrf,
-                              can_rule) for r in records)
+    rows = "".join(_fault_row(r, hall, covered_by(r, outages), tz, csrf, can_rule)
+                   for r in records)
     table = ('<table class="faults"><thead><tr><th>报修记录 <small>record</small></th>'
              '<th>设备 <small>device</small></th><th>报修时间 <small>filed</small></th>'
              '<th>来源 <small>source</small></th><th>原因 <small>reason</small></th>'
@@ -349,6 +346,18 @@ def repairs_page(user: User, hall: str, records: Sequence[Mapping[str, Any]],
     body = (f"{message}<section><h2>{zh_en('报修记录', 'repair records')}</h2>{table}"
             f"</section>{file_form}")
     return page((f"大厅 {hall} 报修处理", "repair queue"), body, user, csrf)
+
+
+def covered_by(record: Mapping[str, Any], outages: Sequence[Mapping[str, Any]]
+               ) -> list[Mapping[str, Any]]:
+    """The outages a repair record covers: those whose covering records name its ref, or,
+    for an outage whose records carry no ref (journaled before refs), those of its device."""
+    found = []
+    for o in outages:
+        refs = {f.get("ref") for f in o.get("faults") or ()} - {None}
+        if record.get("ref") in refs or (not refs and o.get("device") == record.get("device")):
+            found.append(o)
+    return found
 
 
 def _fault_row(r: Mapping[str, Any], hall: str, outages: Sequence[Mapping[str, Any]],

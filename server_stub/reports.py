@@ -39,7 +39,8 @@ from edge_agent.timeline import EventParser, format_time
 
 Sink = Callable[[list[Output]], None]
 # One incident behind a deduction: {"seq", "t", "kind", "points", "exempt", "pending",
-# "device", "counter", "staff"}.
+# "device", "counter", "staff", "faults": [{"ref", "source", "status"}] (the repair records
+# covering a device_offline)}.
 Evidence = dict[str, Any]
 # scope ("counters" | "staff") -> id -> the incidents behind its deductions, in order raised.
 EvidenceMap = Mapping[str, Mapping[str, Sequence[Evidence]]]
@@ -95,7 +96,9 @@ def _evidence(rows: Mapping[str, Row], config: HallConfig) -> dict[str, list[Evi
 def _incident(i: Incident, config: HallConfig) -> Evidence:
     return {"seq": i.line, "t": format_time(i.t, config.tz), "kind": i.kind,
             "points": i.penalty, "exempt": i.exempt, "pending": i.pending, "device": i.device,
-            "counter": i.counter, "staff": i.staff}
+            "counter": i.counter, "staff": i.staff,
+            "faults": [{"ref": f.ref, "source": f.source, "status": f.status}
+                       for f in i.faults or ()]}
 
 
 # --- CSV --------------------------------------------------------------------------------

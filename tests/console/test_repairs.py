@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 from edge_agent.config import parse_config
 from edge_agent.rules.calendar import WorkCalendar, to_us
 from server_stub.audit import AuditLog
+from server_stub.console_html import covered_by
 from server_stub.outages import working_seconds
 from server_stub.store import Store
 from tests.center.fixtures import HALL, TOKEN, auth
@@ -100,3 +101,19 @@ def test_only_the_it_department_rules_or_files(console: Starlette, store: Store)
     boss = browser(console, "boss").get(REPAIRS).text  # a manager reads the queue
     assert "center-1" in boss and 'class="ruling"' not in boss
     assert store.faults(HALL, 0, 100) == before
+
+
+def test_a_record_covers_the_outages_that_name_it_else_its_devices() -> None:
+    named = {"seq": 5, "device": "P-A01", "faults": [{"ref": "center-2", "source": "staff",
+                                                      "status": "unverified"}]}
+    other = {"seq": 6, "device": "P-A01", "faults": [{"ref": "P-A01-20260302091500",
+                                                      "source": "staff",
+                                                      "status": "unverified"}]}
+    unnamed = {"seq": 7, "device": "P-A01", "faults": [{"ref": None, "source": "staff",
+                                                        "status": "unverified"}]}
+    elsewhere = {"seq": 8, "device": "P-A02", "faults": []}
+    outages = [named, other, unnamed, elsewhere]
+    assert covered_by({"ref": "center-2", "device": "P-A01"}, outages) == [named, unnamed]
+    assert covered_by({"ref": "P-A01-20260302091500", "device": "P-A01"}, outages) == [
+        other, unnamed]
+    assert covered_by({"ref": "center-9", "device": "P-A02"}, outages) == [elsewhere]
