@@ -118,19 +118,21 @@ def _special(c: Counter, t: int, pad: str) -> Steps:
         yield t, {"type": "device_down", "device": pad}
         t += rng.randint(15, 40) * 60_000 * MS
         yield t, {"type": "device_up", "device": pad}
-    else:  # faulty_pad, self_excuser: reported within the grace, then the IT department rules
+    else:  # faulty_pad, self_excuser: reported within the grace; the IT department rules
+        # (查实): a device fault for faulty_pad, whose pad broke (the outage is exempt); not a
+        # device fault for self_excuser, who switched it off (deducted, pending until then)
         faulty = c.profile == "faulty_pad"
         c.note("device_offline_exempt" if faulty else "device_offline_excused")
         yield t, {"type": "device_down", "device": pad}
         reported = t + rng.randint(2, 20) * 60_000 * MS
-        yield reported, {"type": "fault_report", "device": pad}
-        yield reported + rng.randint(5, 15) * 60_000 * MS, {
-            "type": "fault_verified", "device": pad,
-            "verdict": "device_fault" if faulty else "not_device_fault"}
+        ref = f"{pad}-{from_us(reported, TZ):%Y%m%d%H%M%S}"
+        yield reported, {"type": "fault_report", "device": pad, "ref": ref}
         t += rng.randint(40, 70) * 60_000 * MS
         yield t, {"type": "device_up", "device": pad}
         yield t + 60_000 * MS, {"type": "fault_cleared", "device": pad}
-        t += 60_000 * MS
+        yield t + 120_000 * MS, {"type": "fault_verified", "device": pad, "ref": ref,
+                                 "verdict": "device_fault" if faulty else "not_device_fault"}
+        t += 120_000 * MS
     return t
 
 
