@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from edge_agent.config import ConfigError
-from tools.simhall import check, services, tally
+from tools.simhall import check, ruled, services, tally
 from tools.simhall.center import CenterError
 from tools.simhall.outcome import Outcome, execute
 from tools.simhall.simulation import Options, Simulation
@@ -150,6 +150,9 @@ def _conclude(o: Outcome, seconds: float) -> int:
     print("\nCheating behaviours injected -> incidents raised (rules on the plan, the agent's "
           "journal, the center):")
     print(check.side_by_side(o.expected, o.live, o.center_live))
+    if o.ruled:
+        print("\nReported outages and the IT department's rulings (the agent's journal):")
+        print(ruled.table(o.ruled))
     print("\nChecks:")
     for ok, what in _checks(o):
         print(f"  {'ok  ' if ok else 'FAIL'} {what}")
@@ -175,6 +178,11 @@ def _checks(o: Outcome) -> list[tuple[bool, str]]:
          "the center's report raised every injected behaviour, and nothing else"),
         (bool(o.center_reports) and not o.report_diffs,
          "the center's month report equals the agent's replay of its journal"),
+        (o.rulings_journaled is True, "the IT department's rulings at the center reached the "
+                                      "agent and were journaled"),
+        (bool(o.ruled) and all(r.ok for r in o.ruled),
+         "reported outages were pending (待核实) until the IT department ruled: faulty_pad "
+         "exempt, self_excuser deducted"),
     ]
 
 
@@ -196,6 +204,7 @@ def day_report(report: dict[str, Any], work: Path) -> str:
 
 def _deduction(d: dict[str, Any]) -> str:
     text = f"{d['kind']} x{len(d['lines'])} -{d['points']}"
+    text += f" ({d['pending']} pending a ruling)" if d.get("pending") else ""
     return text + (f" (+{d['exempt']} exempt)" if d.get("exempt") else "")
 
 

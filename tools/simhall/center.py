@@ -30,11 +30,14 @@ class CenterError(RuntimeError):
     """The center answered something else than expected; the message says what."""
 
 
-def write_config(path: Path, hall_id: str, token: str, hall_file: Path) -> Path:
-    """The center's configuration for the one hall (its agent's token kept as a digest)."""
+def write_config(path: Path, hall_id: str, token: str, hall_file: Path,
+                 it_token: str = "") -> Path:
+    """The center's configuration for the one hall (its agent's token kept as a digest, and
+    its IT department's, which rules on repair records: it_department.py)."""
+    it = f'it_token_sha256 = "{token_digest(it_token)}"\n' if it_token else ""
     text = (f"# The simulated hall's center, written by tools/sim; regenerated each run.\n"
             f"[halls.{hall_id}]\n"
-            f'token_sha256 = "{token_digest(token)}"\n'
+            f'token_sha256 = "{token_digest(token)}"\n{it}'
             f"config = {json.dumps(str(hall_file.absolute()))}\n"
             f'region_code = "{REGION_CODE}"\n')
     path.parent.mkdir(parents=True, exist_ok=True)
