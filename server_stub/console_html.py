@@ -386,7 +386,8 @@ def _fault_row(r: Mapping[str, Any], hall: str, outages: Sequence[Mapping[str, A
     source = SOURCE_NAMES.get(str(r.get("source")), (str(r.get("source", "")), ""))
     state = STATUS_NAMES.get(status, (status, ""))
     opened = "" if r.get("open", True) else " · 已修复 <small>cleared</small>"
-    return (f'<tr data-ref="{h(r.get("ref"))}" data-status="{h(status)}">'
+    return (f'<tr data-ref="{h(r.get("ref"))}" data-status="{h(status)}" '
+            f'data-device="{h(r.get("device", ""))}" data-t-us="{int(r.get("t_us") or 0)}">'
             f'<td>{h(r.get("ref"))}</td><td>{h(r.get("device", ""))}</td><td>{h(when)}</td>'
             f'<td>{zh_en(*source)}<br><small>{h(r.get("filed_by", ""))}</small></td>'
             f'<td>{h(r.get("reason", ""))}</td><td class="{h(status)}">{zh_en(*state)}{opened}'

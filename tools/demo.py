@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from edge_agent.config import ConfigError
-from tools.simhall import check, ruled, services, tally
+from tools.simhall import center, check, ruled, services, tally
 from tools.simhall.center import CenterError
 from tools.simhall.outcome import Outcome, execute
 from tools.simhall.simulation import Options, Simulation
@@ -106,8 +106,7 @@ def _announce(sim: Simulation) -> None:
         print(f"  the center's report page, while the demo runs:\n"
               f"    curl -s -H 'Authorization: Bearer {c.token}' "
               f"{c.url}{c.report_path(MONTH, 'report.html')} > report.html")
-        accounts = console_accounts(sim.work / "center" / "center.toml",
-                                    f"redis://127.0.0.1:{sim.redis_port}/0", c.hall)
+        accounts = console_accounts(sim)
         print(f"  the center's console, while the demo runs: {c.url}/login")
         for name, role, password in accounts:
             print(f"    {role:<8} user {name!r}  password {password!r}")
@@ -115,24 +114,18 @@ def _announce(sim: Simulation) -> None:
           flush=True)
 
 
-# The demo hall's console accounts: (name, role shown). Passwords are new each run.
-CONSOLE_ACCOUNTS = (("manager", "manager"), ("it", "it"))
-
-
-def console_accounts(center_toml: Path, redis_url: str, hall: str
-                     ) -> list[tuple[str, str, str]]:
-    """A manager and an IT account of the demo hall, made with the user command as an
-    operator would (the password on standard input); (name, role, password) each."""
-    made = []
-    for name, role in CONSOLE_ACCOUNTS:
-        password = secrets.token_urlsafe(12)
-        proc = subprocess.run([sys.executable, "-m", "server_stub", "user", "add", name,
-                               "--role", role, "--hall", hall, "--config", str(center_toml),
-                               "--redis", redis_url], input=password + "\n", text=True,
-                              capture_output=True, cwd=ROOT, check=False)
-        if proc.returncode != 0:
-            raise services.ServiceError(f"user add {name}: {proc.stderr.strip()}")
-        made.append((name, role, password))
+def console_accounts(sim: Simulation) -> list[tuple[str, str, str]]:
+    """The demo hall's console accounts, (name, role, password) each: a manager made here
+    with the user command (a new password each run), and the IT department's account the
+    run made for its simulated IT department, which rules through the console."""
+    assert sim.center is not None
+    password = secrets.token_urlsafe(12)
+    center.add_console_user(sim.work / "center" / "center.toml",
+                            f"redis://127.0.0.1:{sim.redis_port}/0", "manager", "manager",
+                            sim.center.hall, password)
+    made = [("manager", "manager", password)]
+    if sim.it is not None and sim.it.console is not None:
+        made.append((sim.it.console[0], "it", sim.it.console[1]))
     return made
 
 

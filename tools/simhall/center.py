@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +30,22 @@ REGION_CODE = "310118"  # any six digits: the export is not part of a simulated 
 
 class CenterError(RuntimeError):
     """The center answered something else than expected; the message says what."""
+
+
+# The IT department's console account in a simulated hall (it rules through the console).
+IT_USER = "it"
+
+
+def add_console_user(center_toml: Path, redis_url: str, name: str, role: str, hall: str,
+                     password: str) -> None:
+    """A console account, made with the user command as an operator does (the password on
+    standard input, never in argv)."""
+    proc = subprocess.run([sys.executable, "-m", "server_stub", "user", "add", name, "--role",
+                           role, "--hall", hall, "--config", str(center_toml), "--redis",
+                           redis_url], input=password + "\n", text=True, capture_output=True,
+                          check=False)
+    if proc.returncode != 0:
+        raise CenterError(f"user add {name}: {proc.stderr.strip()}")
 
 
 def write_config(path: Path, hall_id: str, token: str, hall_file: Path,

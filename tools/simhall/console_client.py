@@ -9,16 +9,24 @@ uses it to rule on repair records through the console's route, not the API.
 
 from __future__ import annotations
 
+import html
 import http.client
 import re
 from http.cookies import SimpleCookie
 from urllib.parse import quote, urlencode
 
 _CSRF = re.compile(r'name="csrf" value="([^"]*)"')
+_ROW = re.compile(r'<tr data-ref="([^"]*)" data-status="([^"]*)" data-device="([^"]*)" '
+                  r'data-t-us="(\d+)">')
 
 
 class ConsoleError(RuntimeError):
-    """The console refused or answered something unexpected; the message says what."""
+    """The console refused or answered something unexpected; the message says what, and
+    ``status`` is the HTTP status (0: no page to send a form from)."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class ConsolePerson:
@@ -52,7 +60,7 @@ class ConsolePerson:
         status, _, text = self._call("GET", path)
         found = _CSRF.search(text)
         if status != 200 or found is None:
-            raise ConsoleError(f"GET {path}: {status}, no form to send")
+            raise ConsoleError(f"GET {path}: {status}, no form to send", status)
         return found[1]
 
     def login(self, name: str, password: str) -> None:
@@ -60,7 +68,16 @@ class ConsolePerson:
         status, _, text = self._call("POST", "/login", {
             "username": name, "password": password, "csrf": token})
         if status != 303:
-            raise ConsoleError(f"login as {name!r}: {status} {_reason(text)}")
+            raise ConsoleError(f"login as {name!r}: {status} {_reason(text)}", status)
+
+    def repairs(self, hall: str) -> list[dict[str, str | int]]:
+        """The repair queue's records as the page lists them: ref, device, t_us, status."""
+        status, _, text = self._call("GET", f"/halls/{quote(hall)}/repairs")
+        if status != 200:
+            raise ConsoleError(f"GET the repair queue of {hall}: {status} {_reason(text)}",
+                               status)
+        return [{"ref": html.unescape(m[1]), "status": m[2], "device": html.unescape(m[3]),
+                 "t_us": int(m[4])} for m in _ROW.finditer(text)]
 
     def rule(self, hall: str, device: str, ref: str, verdict: str, note: str = "") -> None:
         """The repair queue's ruling form (the IT department's)."""
@@ -69,7 +86,7 @@ class ConsolePerson:
         status, _, text = self._call("POST", f"{path}/rulings", {
             "csrf": token, "device": device, "ref": ref, "verdict": verdict, "note": note})
         if status != 303:
-            raise ConsoleError(f"ruling on {device} {ref}: {status} {_reason(text)}")
+            raise ConsoleError(f"ruling on {device} {ref}: {status} {_reason(text)}", status)
 
     def logout(self) -> None:
         token = self._csrf("/")

@@ -2,9 +2,10 @@
 
 004 §17(二)1: a faulty pad is reported to the IT department, which keeps the repair record
 and finds out whether the pad really was at fault (查实). The simulator's IT department does
-what a person does through the center (docs/center.md): it reads the hall's repair records
-(GET repairs, with its own credential), picks the device's report, and posts its ruling
-(POST rulings). The verdict is the plan's: `device_fault` for a pad that really broke
+what a person does through the center (docs/center.md): it logs in at the center's console
+with its account, reads the hall's repair queue, picks the device's report and sends the
+ruling form (`console` set: the demo's way); or, with its API credential, GET repairs and
+POST rulings. The verdict is the plan's: `device_fault` for a pad that really broke
 (faulty_pad), `not_device_fault` for a pad a member of staff switched off (self_excuser).
 
 A report reaches the center only once the agent's outbox has sent the journal record that
@@ -21,6 +22,8 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
+
+from tools.simhall.console_client import ConsoleError, ConsolePerson
 
 RETRY_S = 0.2
 PATIENCE_S = 60.0  # real seconds a ruling waits for its report to reach the center
@@ -39,6 +42,10 @@ class ItDepartment:
                  patience_s: float = PATIENCE_S) -> None:
         self.host, self.port, self.hall, self.token = host, port, hall, token
         self.patience_s = patience_s
+        # (user, password) of the IT department's console account: when set, it reads the
+        # repair queue and rules through the console's pages and forms, as a person does
+        # (console_client.py), instead of the rulings API with `token`.
+        self.console: tuple[str, str] | None = None
         self.done: list[Ruling] = []
         self.failed: list[tuple[str, str]] = []  # (device, why)
         self._threads: list[threading.Thread] = []
@@ -60,6 +67,9 @@ class ItDepartment:
         return not self.failed and all(not t.is_alive() for t in self._threads)
 
     def _rule(self, device: str, verdict: str, since_us: int, note: str) -> None:
+        if self.console is not None:
+            self._rule_in_console(device, verdict, since_us, note, *self.console)
+            return
         end = time.monotonic() + self.patience_s
         why = "its report never reached the center"
         while time.monotonic() < end:
@@ -80,6 +90,41 @@ class ItDepartment:
             time.sleep(RETRY_S)
         with self._lock:
             self.failed.append((device, why))
+
+    def _rule_in_console(self, device: str, verdict: str, since_us: int, note: str,
+                         user: str, password: str) -> None:
+        """Log in at the console, wait for the report in the repair queue, send the ruling
+        form; the ruling's number is read back from the center's list (the API's GET)."""
+        end = time.monotonic() + self.patience_s
+        why = "its report never reached the center"
+        person = ConsolePerson(self.host, self.port)
+        while time.monotonic() < end:
+            try:
+                if not person.cookies.get("console_session"):
+                    person.login(user, password)
+                mine = [r for r in person.repairs(self.hall)
+                        if r["device"] == device and int(r["t_us"]) >= since_us]
+                if mine:
+                    ref = str(max(mine, key=lambda r: int(r["t_us"]))["ref"])
+                    person.rule(self.hall, device, ref, verdict, note)
+                    with self._lock:
+                        self.done.append(Ruling(device, ref, verdict, self._number(ref)))
+                    return
+            except ConsoleError as exc:
+                why = f"the console refused: {exc}"
+                if 400 <= exc.status < 500 and exc.status != 404:
+                    break  # a refusal that asking again will not change (401, 403, 422)
+            except (OSError, http.client.HTTPException, ValueError) as exc:
+                why = f"the center did not answer: {exc}"  # restarting: ask again
+            time.sleep(RETRY_S)
+        with self._lock:
+            self.failed.append((device, why))
+
+    def _number(self, ref: str) -> int:
+        """The number of the latest ruling on `ref` in the center's list."""
+        status, answer = self._call("GET", "faults?after=0")
+        numbers = [f["ref"] for f in answer.get("faults", ()) if f.get("fault_ref") == ref]
+        return int(numbers[-1]) if status == 200 and numbers else 0
 
     def _report(self, device: str, since_us: int) -> str | None:
         status, answer = self._call("GET", "repairs")

@@ -240,6 +240,11 @@ class Simulation:
                                            f"redis://{HOST}:{self.redis_port}/0",
                                            folder / "center.log"))
         served.wait_until(lambda: services.http_ok(HOST, c.port, "/healthz"), 30, "/healthz")
+        if self.it is not None:  # the IT department rules at the console, as a person does
+            password = secret(self.opts.seed, "console-it")
+            center.add_console_user(folder / "center.toml", f"redis://{HOST}:{self.redis_port}/0",
+                                    center.IT_USER, "it", c.hall, password)
+            self.it.console = (center.IT_USER, password)
 
     def _add(self, child: services.Child) -> services.Child:
         self.children.append(child)
