@@ -1,8 +1,9 @@
 """From the center to the agent and back, with the console in a real browser: a pad goes
 down at the hall's agent (its real core on a real journal, with a manual clock, and its real
 outbox), a repair record logged at the center is pulled and journaled by the agent, the
-month page shows the outage pending, and the IT department rules on the record in the
-console. The center's clock is the agent's."""
+month page shows the outage pending, the IT department rules on the record in the console,
+and once the agent has journaled the ruling the month page shows the outage exempt. The
+center's clock is the agent's."""
 
 from __future__ import annotations
 
@@ -71,13 +72,12 @@ def _file_by_phone(center: Center, when: str) -> None:
     conn.close()
 
 
-def test_a_pads_outage_is_pending_at_the_agent_and_the_it_department_rules_on_it(
+def test_a_ruling_in_the_console_makes_the_pending_outage_exempt_through_the_agent(
         hall_center: tuple[Center, ManualClock], chromium: Any, tmp_path: Path) -> None:
     """RULES v2 §3: a reported outage is deducted until the IT department rules. The agent
-    journals the repair record it pulls, the month page shows the outage pending, and the
-    IT department's ruling in the console is stored for the agent to pull. (The agent
-    journaling that ruling as fault_verified, which makes the outage exempt, is the live
-    path's agent side: not in this branch yet.)"""
+    journals the repair record it pulls, the month page shows the outage pending; the IT
+    department rules device_fault in the console; the agent pulls the ruling and journals it
+    as fault_verified; the month page shows the outage exempt."""
     center, clock = hall_center
     journal = tmp_path / "journal.sqlite"
     core = make_core(journal, clock)
@@ -130,5 +130,24 @@ def test_a_pads_outage_is_pending_at_the_agent_and_the_it_department_rules_on_it
     pulled = [(f["kind"], f.get("fault_ref"), f.get("verdict"))
               for f in center.store.faults(HALL_ID, 0, 10)]
     assert pulled == [("report", None, None), ("ruling", "center-1", "device_fault")]
+
+    sim.advance(outbox.fault_poll_s)
+    drive(outbox, sim)  # the agent pulls the ruling ...
+    items = []
+    while not core.inbox.empty():
+        items.append(core.inbox.get_nowait())
+    clock.advance(1)
+    core.step(items)  # ... journals it as fault_verified ...
+    verified = [e for e in _journaled(journal) if e["type"] == "fault_verified"]
+    assert [(e["device"], e["ref"], e["verdict"]) for e in verified] == [
+        ("A01-pad", "center-1", "device_fault")]
+    drive(outbox, sim)  # ... and sends it up: the month page now shows the outage exempt
+    boss = log_in(chromium, center, "boss")
+    boss.goto(f"{center.url}{COUNTER_PAGE}")
+    outage = boss.locator("table.evidence tr[data-seq]")
+    assert outage.count() == 1
+    assert outage.get_attribute("data-status") == "exempt"
+    assert boss.inner_text("dd[data-figure=penalties]") == "0.00"  # nothing deducted
+    shot(boss, "chain-exempt")
     outbox.stop()
     core.journal.close()
