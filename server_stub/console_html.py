@@ -237,7 +237,7 @@ def _status(e: Mapping[str, Any]) -> tuple[str, str]:
     if e.get("exempt"):
         return "exempt", zh_en("免扣", "exempt")
     if e.get("pending"):
-        return "pending", zh_en("待裁定", "pending a ruling")
+        return "pending", zh_en("待核实", "pending a ruling")
     return "deducted", zh_en("扣分", "deducted")
 
 
@@ -310,7 +310,7 @@ def _case_row(c: Case, base: str, month: str, today: date, tz: ZoneInfo, csrf: s
 
 # --- repair queue -------------------------------------------------------------------------
 
-STATUS_NAMES = {"unverified": ("待裁定", "unverified"), "verified": ("已查实·设备故障",
+STATUS_NAMES = {"unverified": ("待核实", "unverified"), "verified": ("已查实·设备故障",
                                                                  "verified: device fault"),
                 "rejected": ("非设备故障", "rejected: not a device fault")}
 SOURCE_NAMES = {"staff": ("窗口报修", "staff"), "pad": ("评价器自检", "pad self-test"),
