@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edge_agent.rules.model import RULES_VERSION
+
 FORMAT = "window-eval-journal/1"
 GENESIS = bytes(32)
 # meta key: JSON [[first seq, rules version], ...], the rules each stretch was decided under.
@@ -113,6 +115,8 @@ class Journal:
             "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
         self.head_seq: int = row[0] if row else 0
         self.head: bytes = row[1] if row else GENESIS
+        if not self.head_seq and read_meta(self._db, RULES_VERSIONS) is None:
+            self.claim_rules_version(RULES_VERSION)  # a new journal: decided by these rules
 
     def _claim_format(self) -> None:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()

@@ -13,9 +13,11 @@ so a batch sent twice (a lost answer, a restart between send and confirm) is sto
 - 422 and other refusals (the journal's chain is broken, a token is wrong): logged as errors
   and shown on the status page; tried again every ``retry_max_s``.
 
-It also pulls the fault records filed at the center (GET faults?after=REF) and puts them on
-the core's inbox as :class:`FaultRecord`. The core journals each with :func:`fault_reason` as
-the event's reason, which is how the outbox, after a restart, knows which it handed over.
+It also pulls the center's repair list (GET faults?after=N): fault records filed at the center
+and the IT department's rulings on repair records, and puts each on the core's inbox as a
+:class:`FaultRecord`. The core journals each (fault_report with ref ``center-N``,
+fault_cleared, fault_verified) with :func:`fault_reason` as the event's reason, which is how
+the outbox, after a restart, knows which it handed over.
 """
 
 from __future__ import annotations
@@ -45,7 +47,10 @@ from edge_agent.service_config import CenterConfig
 
 log = logging.getLogger("edge_agent.outbox")
 FAULT_REF = re.compile(r"^center:(\d+): ")
-FAULT_TYPES = ("fault_report", "fault_cleared")
+FAULT_TYPES = ("fault_report", "fault_cleared", "fault_verified")
+ENTRY_KINDS = ("report", "cleared", "ruling")
+VERDICTS = ("device_fault", "not_device_fault")
+REPORT_SOURCES = ("staff", "it")
 # What a kept-alive connection the server closed while idle fails with on its next use.
 STALE = (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected)
 _SELECT = ("SELECT seq, t_us, kind, event, outcome, prev, hash FROM records "
@@ -53,8 +58,29 @@ _SELECT = ("SELECT seq, t_us, kind, event, outcome, prev, hash FROM records "
 
 
 def fault_reason(item: FaultRecord) -> str:
-    """The reason the core journals a pulled fault record with: it starts with the ref."""
+    """The reason the core journals a pulled entry with: it starts with the entry's number."""
     return f"center:{item.ref}: {item.reason}"[:200]
+
+
+def fault_item(entry: dict[str, Any]) -> FaultRecord:
+    """One entry of GET faults as an inbox item; ValueError / KeyError / TypeError when the
+    center's answer is not understood."""
+    kind = entry.get("kind") or ("report" if entry["active"] else "cleared")
+    if kind not in ENTRY_KINDS:
+        raise ValueError(f"unknown kind {kind!r}")
+    ref = str(int(entry["ref"]))
+    if kind == "ruling":
+        verdict = entry["verdict"]
+        if verdict not in VERDICTS or not isinstance(entry["fault_ref"], str):
+            raise ValueError(f"a ruling with verdict {verdict!r}, ref {entry['fault_ref']!r}")
+        return FaultRecord(str(entry["device"]), False, int(entry["t_us"]),
+                           str(entry.get("note") or ""), ref, kind,
+                           fault_ref=entry["fault_ref"], verdict=verdict)
+    source = entry.get("source") or "staff"
+    if source not in REPORT_SOURCES:
+        raise ValueError(f"unknown source {source!r}")
+    return FaultRecord(str(entry["device"]), kind == "report", int(entry["t_us"]),
+                       str(entry["reason"]), ref, kind, source)
 
 
 class Clock(Protocol):
@@ -369,7 +395,8 @@ class Outbox:
     # --- fault records from the center ------------------------------------------------------
 
     def _journaled_ref(self) -> int:
-        """The highest fault-record ref the core journaled (found in the events' reasons)."""
+        """The highest entry of the center's list the core journaled (found in the events'
+        reasons: reports, clears and rulings alike)."""
         best = 0
         with self._lock:  # canonical JSON: sorted keys, no spaces
             rows = self._status_db.execute(
@@ -385,12 +412,10 @@ class Outbox:
         assert self.inbox is not None
         _, answer = self._call("GET", f"/faults?after={self._handed_ref}")
         try:
-            items = [FaultRecord(str(f["device"]), bool(f["active"]), int(f["t_us"]),
-                                 str(f["reason"]), str(int(f["ref"])))
-                     for f in answer["faults"]]
-        except (TypeError, KeyError, ValueError):
-            raise Retry(f"the center's fault records are not understood: {answer!r:.200}"
-                        ) from None
+            items = [fault_item(f) for f in answer["faults"]]
+        except (TypeError, KeyError, ValueError, AttributeError) as exc:
+            raise Retry(f"the center's fault records are not understood ({exc}): "
+                        f"{answer!r:.200}") from None
         for item in items:
             self.inbox.put(item)
             self._handed_ref = max(self._handed_ref, int(item.ref))

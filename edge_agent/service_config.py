@@ -57,6 +57,7 @@ class CenterConfig:
     timeout_s: float = 10.0
     retry_max_s: float = 300.0
     ca_file: str = ""
+    fault_poll_s: float = 60.0  # how often the outbox asks for fault records and rulings
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,7 @@ def _staff(raw: dict[str, Any]) -> dict[str, StaffConfig]:
 
 def _center(raw: dict[str, Any]) -> CenterConfig:
     v = _fields(raw, "center", CenterConfig())
-    _positive(v, "center", "batch_records", "timeout_s", "retry_max_s")
+    _positive(v, "center", "batch_records", "timeout_s", "retry_max_s", "fault_poll_s")
     if v["url"] and not re.match(r"https?://", v["url"]):
         raise ConfigError(f"[center] url: must start with http:// or https://, got {v['url']!r}")
     if v["url"] and not v["token"]:

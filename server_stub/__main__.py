@@ -1,6 +1,8 @@
 """``python -m server_stub serve --config center.toml --listen HOST:PORT --redis URL``.
 
-Also ``python -m server_stub token``: a new agent token and the digest for center.toml.
+Also ``python -m server_stub token``: a new agent token and the digest for center.toml;
+``python -m server_stub user add|passwd|disable|list``: the console's accounts
+(``server_stub.users_cli``).
 Exit status 2 for bad input (a configuration error names the file and key); SIGTERM and
 SIGINT stop the server cleanly (requests in flight finish first).
 """
@@ -18,6 +20,7 @@ import redis
 import uvicorn
 
 from edge_agent.config import ConfigError
+from server_stub import users_cli
 from server_stub.app import create_app
 from server_stub.config import load_center_config, token_digest
 from server_stub.store import Store
@@ -34,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m server_stub",
                                 description="The center: journal ingest, fault records, "
-                                            "month reports.")
+                                            "month reports, the console.")
     sub = p.add_subparsers(required=True, metavar="COMMAND")
     s = sub.add_parser("serve", help="run the HTTP API")
     s.add_argument("--config", required=True, help="the center's TOML file")
@@ -44,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     s.set_defaults(run=cmd_serve)
     t = sub.add_parser("token", help="print a new token and its token_sha256 for center.toml")
     t.set_defaults(run=cmd_token)
+    users_cli.add_parser(sub)
     return p
 
 

@@ -1,4 +1,6 @@
-"""The center's HTTP API (Starlette): ingest of journal batches, fault records, month reports.
+"""The center's HTTP API (Starlette): ingest of journal batches, fault records and the IT
+department's rulings on them, month reports; and the console for people
+(``server_stub.console``) on the same server.
 
 Every refusal is a :class:`Rejection`: a precise status with ``{"error", "reason", ...}``,
 logged and counted (GET /v1/stats). The API of record is docs/center.md.
@@ -9,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -22,11 +25,17 @@ from starlette.routing import Route
 
 from edge_agent.journal import JournalError
 from edge_agent.timeline import TimelineError
+from server_stub.accounts import Accounts, Kdf
+from server_stub.audit import AuditLog
 from server_stub.auth import Caller, Tokens
 from server_stub.batch import parse_batch
 from server_stub.config import CenterSettings, HallEntry
+from server_stub.console import Console, LoginNeeded, PageRefused
+from server_stub.console import routes as console_routes
 from server_stub.errors import Rejection
-from server_stub.faults import parse_fault
+from server_stub.faults import parse_fault, parse_ruling
+from server_stub.followup import FollowUps
+from server_stub.sessions import Sessions
 from server_stub.store import Store
 
 log = logging.getLogger("server_stub")
@@ -46,10 +55,11 @@ class Center:
         self.rejections: Counter[str] = Counter()
         self.batches = 0
 
-    def caller_for(self, request: Request, hall: str, *, journal_write: bool = False
-                   ) -> tuple[Caller, HallEntry]:
+    def caller_for(self, request: Request, hall: str, *, journal_write: bool = False,
+                   ruling: bool = False) -> tuple[Caller, HallEntry]:
         caller = self.tokens.caller(request.headers.get("authorization"))
-        return caller, self.tokens.hall_for(caller, hall, journal_write=journal_write)
+        return caller, self.tokens.hall_for(caller, hall, journal_write=journal_write,
+                                            ruling=ruling)
 
     # --- endpoints ------------------------------------------------------------------------
 
@@ -80,11 +90,42 @@ class Center:
         hall = request.path_params["hall"]
         caller, _ = self.caller_for(request, hall)
         body = await read_body(request, MAX_FAULT_BODY)
-        fault = parse_fault(body, "viewer" if caller.hall is None else "hall")
+        fault = parse_fault(body, caller.filed_by, caller.fault_source)
         ref = await run_in_threadpool(self.store.add_fault, hall, fault)
         log.info("hall %s: fault record %d filed by %s: %s %s", hall, ref, caller.describe(),
                  fault["device"], "raised" if fault["active"] else "cleared")
         return JSONResponse({"ref": ref}, status_code=201)
+
+    async def post_ruling(self, request: Request) -> Response:
+        hall = request.path_params["hall"]
+        caller, _ = self.caller_for(request, hall, ruling=True)
+        body = await read_body(request, MAX_FAULT_BODY)
+        device, ref, verdict, note = parse_ruling(body)
+        number = await run_in_threadpool(self._rule, hall, device, ref, verdict, note)
+        log.info("hall %s: ruling %d by %s: %s %s is %s", hall, number, caller.describe(),
+                 device, ref, verdict)
+        return JSONResponse({"ref": number}, status_code=201)
+
+    def _rule(self, hall: str, device: str, ref: str, verdict: str, note: str) -> int:
+        try:
+            return self.store.add_ruling(hall, device, ref, verdict, note, "it")
+        except Rejection as exc:
+            if exc.status != 404:
+                raise
+            owner = next((h for h in self.settings.halls
+                          if h != hall and self.store.find_record(h, device, ref)), None)
+            if owner is None:
+                raise
+            raise Rejection(403, "forbidden", f"ref: repair record {ref!r} of device "
+                                              f"{device!r} is another hall's; rule on it "
+                                              "with that hall's credential",
+                            field="ref") from None
+
+    async def repair_records(self, request: Request) -> Response:
+        hall = request.path_params["hall"]
+        self.caller_for(request, hall)
+        records = await run_in_threadpool(self.store.fault_records, hall)
+        return JSONResponse({"hall": hall, "records": records})
 
     async def get_faults(self, request: Request) -> Response:
         hall = request.path_params["hall"]
@@ -194,17 +235,27 @@ def _too_large(size: int, limit: int) -> Rejection:
                      limit=limit)
 
 
-def create_app(settings: CenterSettings, store: Store) -> Starlette:
+def create_app(settings: CenterSettings, store: Store, kdf: Kdf | None = None,
+               clock: Callable[[], float] = time.time) -> Starlette:
+    """The API (``/v1/...``, Bearer tokens) and the console (every other path, sessions).
+
+    ``kdf``: the console's password hashing cost (tests lower it); ``clock``: its wall clock
+    (follow-up due dates, sessions)."""
     center = Center(settings, store)
+    console = Console(center, Accounts(store.redis, kdf), Sessions(store.redis, clock),
+                      AuditLog(store.redis, clock), FollowUps(store.redis), clock)
     hall = "/v1/halls/{hall}"
-    app = Starlette(routes=[
+    app = Starlette(routes=[*console_routes(console),
         Route(f"{hall}/head", center.head, methods=["GET"]),
         Route(f"{hall}/batches", center.post_batch, methods=["POST"]),
         Route(f"{hall}/faults", center.post_fault, methods=["POST"]),
         Route(f"{hall}/faults", center.get_faults, methods=["GET"]),
+        Route(f"{hall}/rulings", center.post_ruling, methods=["POST"]),
+        Route(f"{hall}/repairs", center.repair_records, methods=["GET"]),
         Route(hall + "/months/{month}/{name}", center.month_file, methods=["GET"]),
         Route("/v1/stats", center.stats, methods=["GET"]),
         Route("/healthz", center.health, methods=["GET"]),
-    ], exception_handlers={Rejection: center.refused, redis.RedisError: center.storage_down})
+    ], exception_handlers={Rejection: center.refused, redis.RedisError: center.storage_down,
+                           PageRefused: console.refused, LoginNeeded: console.to_login})
     app.state.center = center
     return app

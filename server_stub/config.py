@@ -9,8 +9,11 @@
 
     [halls.qingpu]
     token_sha256 = "<hex sha256 of the agent's token>"
+    it_token_sha256 = "<hex>"     # optional: the IT department's credential (rulings)
     config = "qingpu.toml"        # the hall's own file (calendar, penalties, scale)
     region_code = "310118"        # 行政区划代码, for the 好差评 export
+    followup_working_days = 5     # optional: a bad rating's follow-up is due this many
+                                  # working days later (the console's 差评回访)
 
 Tokens are kept only as SHA-256 digests. An unknown key, a wrong type or a bad value raises
 :class:`edge_agent.config.ConfigError` naming the file and the key, as the hall files do.
@@ -37,6 +40,7 @@ from edge_agent.config import (
 
 DEFAULT_MAX_BODY = 16 << 20
 DEFAULT_MAX_RECORDS = 20_000
+DEFAULT_FOLLOWUP_DAYS = 5
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -46,6 +50,9 @@ class HallEntry:
     token_sha256: str
     config: HallConfig
     region_code: str
+    # The hall's IT department (信息技术科): files repair records and rules on them.
+    it_token_sha256: str | None = None
+    followup_working_days: int = DEFAULT_FOLLOWUP_DAYS
 
 
 @dataclass(frozen=True)
@@ -101,7 +108,9 @@ def build_center_config(raw: dict[str, Any], base_dir: Path) -> CenterSettings:
 
 def _halls(raw: dict[str, Any], base_dir: Path) -> dict[str, HallEntry]:
     out = {}
-    for hall_id, where, t in _id_tables(raw, "halls", {"token_sha256", "config", "region_code"}):
+    keys = {"token_sha256", "it_token_sha256", "config", "region_code",
+            "followup_working_days"}
+    for hall_id, where, t in _id_tables(raw, "halls", keys):
         if "config" not in t:
             raise ConfigError(f"[{where}] config: missing (the path of the hall's hall.toml)")
         config_path = base_dir / _get(t, where, "config", str, "")
@@ -116,15 +125,20 @@ def _halls(raw: dict[str, Any], base_dir: Path) -> dict[str, HallEntry]:
         if not re.fullmatch(r"\d{6}", region):
             raise ConfigError(f"[{where}] region_code: must be 6 digits (行政区划代码), "
                               f"got {region!r}")
-        out[hall_id] = HallEntry(hall_id, _digest(t, where), config, region)
+        it_digest = _digest(t, where, "it_token_sha256") if "it_token_sha256" in t else None
+        days: int = _get(t, where, "followup_working_days", int, DEFAULT_FOLLOWUP_DAYS)
+        if not 1 <= days <= 60:
+            raise ConfigError(f"[{where}] followup_working_days: 1 to 60, got {days}")
+        out[hall_id] = HallEntry(hall_id, _digest(t, where), config, region, it_digest,
+                                 days)
     return out
 
 
-def _digest(t: dict[str, Any], where: str) -> str:
-    value: str = _get(t, where, "token_sha256", str, "")
+def _digest(t: dict[str, Any], where: str, key: str = "token_sha256") -> str:
+    value: str = _get(t, where, key, str, "")
     value = value.lower()
     if not _HEX64.fullmatch(value):
-        raise ConfigError(f"[{where}] token_sha256: must be 64 hex digits (the SHA-256 of the "
+        raise ConfigError(f"[{where}] {key}: must be 64 hex digits (the SHA-256 of the "
                           "token: `printf %s TOKEN | sha256sum`)")
     return value
 
@@ -138,11 +152,13 @@ def _positive_int(t: dict[str, Any], key: str, default: int) -> int:
 
 def _distinct_tokens(settings: CenterSettings) -> None:
     seen: dict[str, str] = {}
-    owners = [(f"halls.{h.id}", h.token_sha256) for h in settings.halls.values()]
+    owners = [(f"[halls.{h.id}] token_sha256", h.token_sha256) for h in settings.halls.values()]
+    owners += [(f"[halls.{h.id}] it_token_sha256", h.it_token_sha256)
+               for h in settings.halls.values() if h.it_token_sha256]
     if settings.viewer_sha256:
-        owners.append(("viewer", settings.viewer_sha256))
+        owners.append(("[viewer] token_sha256", settings.viewer_sha256))
     for where, digest in owners:
         if digest in seen:
-            raise ConfigError(f"[{where}] token_sha256: the same token as [{seen[digest]}]; "
-                              "each hall and the viewer need their own")
+            raise ConfigError(f"{where}: the same token as {seen[digest]}; each hall, its IT "
+                              "department and the viewer need their own")
         seen[digest] = where

@@ -38,7 +38,9 @@ from edge_agent.scoring import Row
 from edge_agent.timeline import EventParser, format_time
 
 Sink = Callable[[list[Output]], None]
-# One incident behind a deduction: {"seq", "t", "kind", "points", "exempt", "device"}.
+# One incident behind a deduction: {"seq", "t", "kind", "points", "exempt", "pending",
+# "device", "counter", "staff", "faults": [{"ref", "source", "status"}] (the repair records
+# covering a device_offline)}.
 Evidence = dict[str, Any]
 # scope ("counters" | "staff") -> id -> the incidents behind its deductions, in order raised.
 EvidenceMap = Mapping[str, Mapping[str, Sequence[Evidence]]]
@@ -93,7 +95,10 @@ def _evidence(rows: Mapping[str, Row], config: HallConfig) -> dict[str, list[Evi
 
 def _incident(i: Incident, config: HallConfig) -> Evidence:
     return {"seq": i.line, "t": format_time(i.t, config.tz), "kind": i.kind,
-            "points": i.penalty, "exempt": i.exempt, "device": i.device}
+            "points": i.penalty, "exempt": i.exempt, "pending": i.pending, "device": i.device,
+            "counter": i.counter, "staff": i.staff,
+            "faults": [{"ref": f.ref, "source": f.source, "status": f.status}
+                       for f in i.faults or ()]}
 
 
 # --- CSV --------------------------------------------------------------------------------
@@ -106,19 +111,53 @@ SCOPES = {"counter": "counters", "staff": "staff"}
 def render_csv(report: Mapping[str, Any], by: str) -> str:
     """One row per counter (``by="counter"``) or staff member (``"staff"``).
 
-    Columns: month, the id, every figure of the report, and the deductions as the agent's
-    ``report --format csv`` writes them ("kind -points [seq seq ...] exempt:seq ...").
+    Columns: month, the id, every figure of the report, the deductions as the agent's
+    ``report --format csv`` writes them ("kind -points [seq seq ...] exempt:seq ..."), and
+    the outages with their repair records (:func:`outage_text`).
     UTF-8 with a BOM so Excel opens it as UTF-8 (see docs/export.md); CRLF rows (RFC 4180).
     """
     rows = _scope(report, by)
     buf = io.StringIO()
     buf.write("\ufeff")
     w = csv.writer(buf)
-    w.writerow(("month", by, *FIGURES, "deductions"))
+    w.writerow(("month", by, *FIGURES, "deductions", "outages"))
     for key, row in rows.items():
         w.writerow((report["month"], key, *(row[f] for f in FIGURES),
-                    deduction_text(row["deductions"])))
+                    deduction_text(row["deductions"]), outage_text(row["deductions"])))
     return buf.getvalue()
+
+
+# An outage's standing and a repair record's status (RULES.md §3), as the hall reads them.
+OUTAGE_STATUS = {"exempt": ("已查实 免扣", "verified device fault: exempt"),
+                 "pending": ("待核实 暂扣", "deducted until the IT department rules"),
+                 "deducted": ("扣分", "deducted")}
+FAULT_STATUS = {"unverified": ("待核实", "awaiting the IT department"),
+                "verified": ("已查实", "verified device fault"),
+                "rejected": ("非设备故障", "not a device fault")}
+FAULT_SOURCES = {"staff": ("工作人员报修", "staff"), "pad": ("评价器自检", "pad self-test"),
+                 "it": ("信息技术科", "IT department")}
+
+
+def outage_standing(outage: Mapping[str, Any]) -> str:
+    """``exempt``, ``pending``, ``rejected`` (deducted: every report ruled not a device
+    fault), or ``deducted`` (no report covers it)."""
+    status = str(outage["status"])
+    faults = outage.get("faults") or []
+    if status == "deducted" and faults and all(f["status"] == "rejected" for f in faults):
+        return "rejected"
+    return status
+
+
+def outage_text(deductions: Iterable[Mapping[str, Any]]) -> str:
+    """A row's outages in one CSV cell: "seq device standing [ref source status, ...]"."""
+    parts = []
+    for d in deductions:
+        for outage in d.get("outages", ()):
+            faults = ", ".join(f"{f['ref'] or '-'} {f['source']} {f['status']}"
+                               for f in outage.get("faults") or ())
+            parts.append(f"{outage['line']} {outage['device']} {outage_standing(outage)}"
+                         f" [{faults}]")
+    return "; ".join(parts)
 
 
 def _scope(report: Mapping[str, Any], by: str) -> Mapping[str, Any]:
@@ -239,16 +278,54 @@ def _shortfall_row(row: Mapping[str, Any]) -> str:
 
 def _deduction_row(d: Mapping[str, Any], times: Mapping[tuple[int, str, bool], str]) -> str:
     zh, en = KINDS.get(d["kind"], (d["kind"], ""))
-    exempt = ""
+    exempt = pending = ""
     if d["exempt"]:
-        exempt = (f'<p class="exempt">免扣 {d["exempt"]} 次（已报修，设备故障不扣分）'
-                  '<span class="en">exempt: fault reported</span></p>'
+        exempt = (f'<p class="exempt">免扣 {d["exempt"]} 次（经信息技术科查实属评价器故障，'
+                  '不予扣分）'
+                  '<span class="en">exempt: verified device fault</span></p>'
                   f'{_records(d["exempt_lines"], d["kind"], True, times)}')
+    if d.get("pending"):
+        pending = (f'<p class="pending">其中 {d["pending"]} 次待核实（已报修，信息技术科尚未查实，'
+                   '暂扣分）<span class="en">of these, pending: reported, deducted until the IT '
+                   'department rules</span></p>')
     points = (f'<td class="n">−{d["points"]:.2f}</td>' if d["points"] else
               '<td class="n zero">0<span class="en">不扣分 · for review</span></td>')
     return (f'<tr data-kind="{escape(d["kind"])}"><th>{_label(zh, en)}'
             f'<span class="count">×{d["count"]}</span></th>{points}'
-            f'<td>{_records(d["lines"], d["kind"], False, times)}{exempt}</td></tr>')
+            f'<td>{_records(d["lines"], d["kind"], False, times)}{pending}{exempt}'
+            f'{_outages(d.get("outages") or (), times)}</td></tr>')
+
+
+def _outages(outages: Sequence[Mapping[str, Any]],
+             times: Mapping[tuple[int, str, bool], str]) -> str:
+    """Each outage with its standing and the repair records (报修) that cover it."""
+    if not outages:
+        return ""
+    rows = []
+    for outage in outages:
+        standing = outage_standing(outage)
+        zh, en = (("非设备故障 扣分", "not a device fault: deducted") if standing == "rejected"
+                  else OUTAGE_STATUS.get(standing, (standing, "")))
+        if standing == "deducted":
+            zh, en = "未报修 扣分", "no fault report: deducted"
+        t = times.get((outage["line"], "device_offline", standing == "exempt"))
+        when = f" {datetime.fromisoformat(t):%m-%d %H:%M}" if t else ""
+        faults = "".join(_fault(f) for f in outage.get("faults") or ()) or "—"
+        rows.append(f'<tr class="outage {escape(standing)}" data-outage="{int(outage["line"])}">'
+                    f'<td>#{int(outage["line"])}{escape(when)} {escape(str(outage["device"]))}'
+                    f'</td><td class="standing">{_label(zh, en)}</td><td>{faults}</td></tr>')
+    return ('<table class="outages"><thead><tr><th>停机<span class="en">outage</span></th>'
+            '<th>结论<span class="en">standing</span></th><th>报修记录<span class="en">repair '
+            f'records</span></th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def _fault(f: Mapping[str, Any]) -> str:
+    status = str(f["status"])
+    zh, en = FAULT_STATUS.get(status, (status, ""))
+    source = FAULT_SOURCES.get(str(f["source"]), (str(f["source"]), ""))[0]
+    return (f'<p class="fault {escape(status)}" data-ref="{escape(str(f["ref"] or ""))}">'
+            f'{escape(str(f["ref"] or "（无编号）"))} · {escape(source)} · <b>{escape(zh)}</b>'
+            f'<span class="en">{escape(en)}</span></p>')
 
 
 def _records(seqs: Sequence[int], kind: str, exempt: bool,
@@ -312,6 +389,14 @@ ol.records li { border: 1px solid var(--line); border-radius: 3px; padding: 0 4p
 ol.records time { color: var(--muted); }
 ol.records.exempt li { border-style: dashed; color: var(--muted); }
 .exempt { color: var(--ok); margin: 4px 0 2px; font-size: 13px; }
+.pending { color: #9a6700; margin: 4px 0 2px; font-size: 13px; }
+table.outages { margin-top: 6px; font-size: 12px; }
+table.outages td { padding: 2px 4px; }
+tr.outage.pending .standing { color: #9a6700; font-weight: bold; }
+tr.outage.exempt .standing { color: var(--ok); }
+tr.outage.rejected .standing, tr.outage.deducted .standing { color: var(--bad); }
+p.fault { margin: 0; } p.fault.unverified b { color: #9a6700; }
+p.fault.verified b { color: var(--ok); } p.fault.rejected b { color: var(--bad); }
 .clean { color: var(--ok); margin: 0; }
 a { color: inherit; }
 @media (max-width: 800px) { .figures { grid-template-columns: repeat(4, 1fr); } }

@@ -7,7 +7,16 @@ Redis Cluster slot and a batch can be stored in one transaction on a cluster too
   ``"<t_us> <kind> <hash hex> <len(event)> <event><outcome>"`` (the JSON texts exactly as
   journaled; ``prev`` is the previous element's hash, so it is not stored twice).
 - ``hall:{H}:head``: a hash ``seq``, ``hash`` (hex), ``agent``: the last stored record.
-- ``hall:{H}:faults``: a list of fault records as JSON; element ``ref - 1`` is ``ref``.
+- ``hall:{H}:faults``: a list as JSON, element ``N - 1`` is entry ``N``: the fault records
+  filed at the center (``kind`` ``report`` or ``cleared``; a report's ref is ``center-N``)
+  and the IT department's rulings (``kind: "ruling"``), in the order they were filed.
+- ``hall:{H}:refs``: a hash indexing the repair records the journal holds (the agent's
+  ``fault_report`` events with a ``ref``), filled at ingest in the batch's transaction:
+  field ``"<device> <ref>"``, value ``{"t_us", "source", "reason", "seq"}``.
+- ``hall:{H}:cleared``: a hash, device -> the t_us of the journal's latest fault_cleared.
+- ``hall:{H}:followups``: the console's bad-rating follow-ups (``server_stub.followup``).
+- ``center:{center}:...``: the console's accounts, sessions, login failures and audit log
+  (``server_stub.accounts``, ``server_stub.sessions``, ``server_stub.audit``).
 
 A batch is stored with WATCH on the head and MULTI/EXEC: all of its new records and the new
 head, or nothing (a concurrent writer makes EXEC fail, and the batch is checked again).
@@ -16,15 +25,28 @@ head, or nothing (a concurrent writer makes EXEC fail, and the batch is checked 
 from __future__ import annotations
 
 import json
+import re
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import redis
 
 from edge_agent.journal import GENESIS, Record
+from edge_agent.rules.calendar import from_us
 from server_stub.chain import EMPTY, Head, new_records
+from server_stub.errors import Rejection, schema_error
 
+VERDICTS = ("device_fault", "not_device_fault")
+STATUS_OF = {"device_fault": "verified", "not_device_fault": "rejected"}
+CENTER_REF = re.compile(r"center-([1-9][0-9]{0,14})")
+# Substrings that mark a journal event the ref index needs (canonical JSON: no spaces), so
+# the other records are not parsed at ingest.
+_FAULT_MARKS = ('"type":"fault_report"', '"type":"fault_cleared"')
+
+_UTC = ZoneInfo("UTC")
 READ_CHUNK = 5000
 WATCH_RETRIES = 8
 
@@ -39,6 +61,28 @@ def head_key(hall: str) -> str:
 
 def faults_key(hall: str) -> str:
     return f"hall:{{{hall}}}:faults"
+
+
+def refs_key(hall: str) -> str:
+    return f"hall:{{{hall}}}:refs"
+
+
+def cleared_key(hall: str) -> str:
+    return f"hall:{{{hall}}}:cleared"
+
+
+def followups_key(hall: str) -> str:
+    """The console's bad-rating follow-ups of a hall: a hash, journal seq -> state JSON."""
+    return f"hall:{{{hall}}}:followups"
+
+
+def center_key(name: str) -> str:
+    """A key of the center itself (console accounts, sessions, audit log), not of one hall.
+
+    They share the hash tag ``{center}``, so on a Redis Cluster they live in one slot and a
+    MULTI/EXEC over several of them (a session and its user) is allowed.
+    """
+    return f"center:{{center}}:{name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +129,11 @@ class Store:
                 return Stored(0, len(records), head)
             pipe.multi()
             pipe.rpush(records_key(hall), *(encode(r) for r in fresh))
+            refs, cleared = fault_index(fresh)
+            if refs:
+                pipe.hset(refs_key(hall), mapping=refs)
+            if cleared:
+                pipe.hset(cleared_key(hall), mapping=cleared)
             top = fresh[-1]
             pipe.hset(head_key(hall), mapping={"seq": top.seq, "hash": top.hash.hex(),
                                                "agent": agent})
@@ -111,17 +160,156 @@ class Store:
             raise KeyError(f"hall {hall}: no record {seq}")
         return row
 
+    def rows_at(self, hall: str, seqs: Sequence[int]) -> dict[int, tuple[int, str, str, str]]:
+        """Records by seq as ``(t_us, kind, event, outcome)`` texts (not chain-checked: the
+        console shows them beside a report that read the checked chain)."""
+        pipe: Any
+        with self.redis.pipeline(transaction=False) as pipe:
+            for seq in seqs:
+                pipe.lindex(records_key(hall), seq - 1)
+            rows: list[bytes | None] = pipe.execute()
+        return {seq: _texts(row) for seq, row in zip(seqs, rows, strict=True) if row is not None}
+
+    def rows_since(self, hall: str, since_us: int, chunk: int = 2000
+                   ) -> list[tuple[int, int, str, str, str]]:
+        """The newest records whose time is ``since_us`` or later, as ``(seq, t_us, kind,
+        event, outcome)`` in order, read backwards from the head (the live overview)."""
+        head = self.head(hall).seq
+        out: list[tuple[int, int, str, str, str]] = []
+        end = head
+        while end > 0:
+            first = max(1, end - chunk + 1)
+            rows: list[bytes] = self.redis.lrange(records_key(hall), first - 1, end - 1)
+            for seq in range(end, first - 1, -1):
+                t_us, kind, event, outcome = _texts(rows[seq - first])
+                if t_us < since_us:
+                    return out[::-1]
+                out.append((seq, t_us, kind, event, outcome))
+            end = first - 1
+        return out[::-1]
+
+    # --- repair records and rulings -------------------------------------------------------
+
     def add_fault(self, hall: str, fault: dict[str, Any]) -> int:
-        """Keep a fault record; its ref is its place in the hall's list (1, 2, ...)."""
+        """Keep a fault record; its number is its place in the hall's list (1, 2, ...), and a
+        report's ref is ``center-<number>``."""
         ref: int = self.redis.rpush(faults_key(hall), json.dumps(fault, ensure_ascii=False))
         return ref
 
     def faults(self, hall: str, after: int, limit: int) -> list[dict[str, Any]]:
+        """Entries after number ``after``: reports, clears and rulings in one ordered list."""
         rows: list[bytes] = self.redis.lrange(faults_key(hall), after, after + limit - 1)
-        return [{"ref": after + i + 1, **json.loads(row)} for i, row in enumerate(rows)]
+        return [_entry(after + i + 1, row) for i, row in enumerate(rows)]
+
+    def find_record(self, hall: str, device: str, ref: str) -> dict[str, Any] | None:
+        """The repair record ``ref`` of ``device`` in ``hall``: filed at the center
+        (``center-N``) or journaled by the agent; None when the hall has no such record."""
+        match = CENTER_REF.fullmatch(ref)
+        if match:
+            row: bytes | None = self.redis.lindex(faults_key(hall), int(match[1]) - 1)
+            entry = None if row is None else _entry(int(match[1]), row)
+            if entry is None or entry["kind"] != "report" or entry["device"] != device:
+                return None
+            return entry
+        held: bytes | None = self.redis.hget(refs_key(hall), f"{device} {ref}")
+        return None if held is None else json.loads(held)
+
+    def add_ruling(self, hall: str, device: str, ref: str, verdict: str, note: str, by: str,
+                   t_us: int | None = None) -> int:
+        """Record the IT department's ruling on the repair record (device, ref); its number
+        in the hall's list. Refused, storing nothing: a bad verdict (422, field verdict),
+        a record the hall does not have (404, field ref)."""
+        if verdict not in VERDICTS:
+            raise schema_error("verdict", f"must be one of {', '.join(VERDICTS)}, got "
+                                          f"{verdict!r}")
+        if self.find_record(hall, device, ref) is None:
+            raise Rejection(404, "not_found", f"ref: hall {hall} has no repair record {ref!r} "
+                                              f"of device {device!r}", field="ref")
+        when = time.time_ns() // 1000 if t_us is None else t_us
+        ruling = {"kind": "ruling", "device": device, "fault_ref": ref, "verdict": verdict,
+                  "note": note, "filed_by": by, "t_us": when,
+                  "t": from_us(when, _UTC).isoformat()}
+        return self.add_fault(hall, ruling)
+
+    def fault_records(self, hall: str) -> list[dict[str, Any]]:
+        """Every repair record of the hall, oldest first: ``device``, ``ref``, ``source``,
+        ``t_us``, ``reason``, ``open`` (not cleared since), ``status`` (``unverified``,
+        ``verified``, ``rejected``: RULES.md §3, the latest ruling wins) and its
+        ``rulings``."""
+        records: dict[tuple[str, str], dict[str, Any]] = {}
+        rulings: list[dict[str, Any]] = []
+        cleared: dict[str, int] = {}
+        for field, value in self.redis.hgetall(refs_key(hall)).items():
+            device, ref = field.decode().split(" ", 1)
+            held = json.loads(value)
+            records[(device, ref)] = _record(device, ref, held["source"], held["t_us"],
+                                             held.get("reason", ""), f"journal #{held['seq']}")
+        for device, t_us in self.redis.hgetall(cleared_key(hall)).items():
+            cleared[device.decode()] = int(t_us)
+        for entry in self.faults(hall, 0, 1 << 40):
+            device = entry["device"]
+            if entry["kind"] == "report":
+                ref = f"center-{entry['ref']}"
+                records[(device, ref)] = _record(device, ref, entry["source"], entry["t_us"],
+                                                 entry["reason"], entry["filed_by"])
+            elif entry["kind"] == "cleared":
+                cleared[device] = max(cleared.get(device, 0), entry["t_us"])
+            else:
+                rulings.append(entry)
+        for ruling in rulings:
+            record = records.get((ruling["device"], ruling["fault_ref"]))
+            if record is not None:
+                record["status"] = STATUS_OF[ruling["verdict"]]
+                record["rulings"].append({k: ruling[k] for k in (
+                    "ref", "verdict", "note", "filed_by", "t_us", "t")})
+        for record in records.values():
+            record["open"] = record["t_us"] > cleared.get(record["device"], -1)
+        return sorted(records.values(), key=lambda r: (r["t_us"], r["device"], r["ref"]))
 
     def ping(self) -> bool:
         return bool(self.redis.ping())
+
+
+def fault_index(records: Sequence[Record]) -> tuple[dict[str, str], dict[str, int]]:
+    """What the ref index learns from journal records: ({"<device> <ref>": record JSON},
+    {device: t_us of its latest fault_cleared}). A report that came from the center
+    (``center-N``) is found in the center's own list, so it is not indexed twice."""
+    refs: dict[str, str] = {}
+    cleared: dict[str, int] = {}
+    for r in records:
+        if r.kind != "event" or not any(mark in r.event for mark in _FAULT_MARKS):
+            continue
+        event = json.loads(r.event)
+        device = event.get("device")
+        if not isinstance(device, str):
+            continue
+        if event["type"] == "fault_cleared":
+            cleared[device] = max(cleared.get(device, 0), r.t_us)
+            continue
+        ref = event.get("ref")
+        if isinstance(ref, str) and ref and not CENTER_REF.fullmatch(ref):
+            refs[f"{device} {ref}"] = json.dumps(
+                {"t_us": r.t_us, "source": event.get("source") or "staff",
+                 "reason": event.get("reason") or "", "seq": r.seq}, ensure_ascii=False)
+    return refs, cleared
+
+
+def _entry(number: int, row: bytes) -> dict[str, Any]:
+    """A list entry as the API gives it; entries stored before rulings existed had no kind
+    and no source (a record filed at the center then was a staff call)."""
+    entry: dict[str, Any] = json.loads(row)
+    if "kind" not in entry:
+        entry["kind"] = "report" if entry.get("active") else "cleared"
+    if entry["kind"] != "ruling":
+        entry.setdefault("source", "it" if entry.get("filed_by") == "it" else "staff")
+    return {"ref": number, **entry}
+
+
+def _record(device: str, ref: str, source: str, t_us: int, reason: str,
+            filed_by: str) -> dict[str, Any]:
+    return {"device": device, "ref": ref, "source": source, "t_us": t_us, "reason": reason,
+            "filed_by": filed_by, "status": "verified" if source == "it" else "unverified",
+            "rulings": []}
 
 
 def encode(r: Record) -> str:
@@ -132,6 +320,12 @@ def decode(row: bytes, seq: int, prev: bytes) -> Record:
     t_us, kind, digest, size, rest = row.decode().split(" ", 4)
     n = int(size)
     return Record(seq, int(t_us), kind, rest[:n], rest[n:], prev, bytes.fromhex(digest))
+
+
+def _texts(row: bytes) -> tuple[int, str, str, str]:
+    t_us, kind, _digest, size, rest = row.decode().split(" ", 4)
+    n = int(size)
+    return int(t_us), kind, rest[:n], rest[n:]
 
 
 def _hash_of(row: bytes) -> bytes:

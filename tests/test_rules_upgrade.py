@@ -36,6 +36,10 @@ def write_v1_journal(path: Path, config_path: Path, lines: list[dict[str, Any]])
             event.pop("source", None)  # version 1 kept no fault report source
             journal.append(Entry(item.t, "event", event,
                                  outcome_dict(engine.handle(item), config)))
+    db = sqlite3.connect(path)  # an agent of version 1 kept no rules version
+    db.execute("DELETE FROM meta WHERE key = 'rules_versions'")
+    db.commit()
+    db.close()
 
 
 def test_a_version_1_journal_replays_with_its_changes_explained(run: Runner) -> None:
@@ -97,11 +101,16 @@ def test_an_agent_opening_an_old_journal_records_where_version_2_begins(tmp_path
     with Journal(path) as journal:
         journal.append(Entry(1, "tick", {}, {}))
         journal.append(Entry(2, "tick", {}, {}))
+    db = sqlite3.connect(path)
+    db.execute("DELETE FROM meta WHERE key = 'rules_versions'")  # as version 1 left it
+    db.commit()
+    db.close()
+    with Journal(path) as journal:
         journal.claim_rules_version(2)
         journal.claim_rules_version(2)  # again: nothing changes
         journal.append(Entry(3, "tick", {}, {}))
     db = sqlite3.connect(path)
     assert rules_versions(db) == [(1, 1), (3, 2)]
-    with Journal(tmp_path / "new.sqlite") as journal:
-        journal.claim_rules_version(2)
+    with Journal(tmp_path / "new.sqlite"):
+        pass  # a new journal claims the current rules itself
     assert rules_versions(sqlite3.connect(tmp_path / "new.sqlite")) == [(1, 2)]

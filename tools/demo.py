@@ -3,7 +3,8 @@
 A 12-counter hall (pads on USB, RS-485 and MQTT; some staff cheating) is simulated on the
 real pad firmware logic against the real services: mosquitto, the edge agent, redis-server
 and the center. The day 08:30-18:00 runs in a few minutes (x200). At the start it prints the
-agent's live status page and how to fetch the center's report page; at the end the day's
+agent's live status page, how to fetch the center's report page, and the center's console
+with a manager's and an IT account of the hall (new passwords each run); at the end the day's
 report from the center, the press tally (every press a pad saw acknowledged counted once at
 the center), and behaviour injected -> incidents raised by the agent and by the center.
 Exit status 0 only if every check holds (docs/simulator.md).
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import shlex
 import shutil
 import signal
@@ -29,7 +31,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from edge_agent.config import ConfigError
-from tools.simhall import check, services, tally
+from tools.simhall import center, check, ruled, services, tally
 from tools.simhall.center import CenterError
 from tools.simhall.outcome import Outcome, execute
 from tools.simhall.simulation import Options, Simulation
@@ -104,8 +106,27 @@ def _announce(sim: Simulation) -> None:
         print(f"  the center's report page, while the demo runs:\n"
               f"    curl -s -H 'Authorization: Bearer {c.token}' "
               f"{c.url}{c.report_path(MONTH, 'report.html')} > report.html")
+        accounts = console_accounts(sim)
+        print(f"  the center's console, while the demo runs: {c.url}/login")
+        for name, role, password in accounts:
+            print(f"    {role:<8} user {name!r}  password {password!r}")
     print(f"  work folder: {_shown(sim.work)} (agent.log, journal.sqlite, center/, ...)\n",
           flush=True)
+
+
+def console_accounts(sim: Simulation) -> list[tuple[str, str, str]]:
+    """The demo hall's console accounts, (name, role, password) each: a manager made here
+    with the user command (a new password each run), and the IT department's account the
+    run made for its simulated IT department, which rules through the console."""
+    assert sim.center is not None
+    password = secrets.token_urlsafe(12)
+    center.add_console_user(sim.work / "center" / "center.toml",
+                            f"redis://127.0.0.1:{sim.redis_port}/0", "manager", "manager",
+                            sim.center.hall, password)
+    made = [("manager", "manager", password)]
+    if sim.it is not None and sim.it.console is not None:
+        made.append((sim.it.console[0], "it", sim.it.console[1]))
+    return made
 
 
 def _shown(path: Path) -> str:
@@ -122,6 +143,9 @@ def _conclude(o: Outcome, seconds: float) -> int:
     print("\nCheating behaviours injected -> incidents raised (rules on the plan, the agent's "
           "journal, the center):")
     print(check.side_by_side(o.expected, o.live, o.center_live))
+    if o.ruled:
+        print("\nReported outages and the IT department's rulings (the agent's journal):")
+        print(ruled.table(o.ruled))
     print("\nChecks:")
     for ok, what in _checks(o):
         print(f"  {'ok  ' if ok else 'FAIL'} {what}")
@@ -147,6 +171,11 @@ def _checks(o: Outcome) -> list[tuple[bool, str]]:
          "the center's report raised every injected behaviour, and nothing else"),
         (bool(o.center_reports) and not o.report_diffs,
          "the center's month report equals the agent's replay of its journal"),
+        (o.rulings_journaled is True, "the IT department's rulings at the center reached the "
+                                      "agent and were journaled"),
+        (bool(o.ruled) and all(r.ok for r in o.ruled),
+         "reported outages were pending (待核实) until the IT department ruled: faulty_pad "
+         "exempt, self_excuser deducted"),
     ]
 
 
@@ -168,6 +197,7 @@ def day_report(report: dict[str, Any], work: Path) -> str:
 
 def _deduction(d: dict[str, Any]) -> str:
     text = f"{d['kind']} x{len(d['lines'])} -{d['points']}"
+    text += f" ({d['pending']} pending a ruling)" if d.get("pending") else ""
     return text + (f" (+{d['exempt']} exempt)" if d.get("exempt") else "")
 
 

@@ -36,7 +36,12 @@ PROFILES: dict[str, tuple[str, ...]] = {
     "skipper": ("not_prompted",),
     "long_pauser": ("long_pause",),
     "unplugger": ("device_offline",),
-    "faulty_pad": (),  # an honest counter whose pad breaks and is reported: exempt outage
+    # An honest counter whose pad breaks: staff report it, the IT department verifies it
+    # (device_fault), and the outage is exempt (RULES.md §3, 004 §17(二)1).
+    "faulty_pad": (),
+    # Switches the pad off and presses the fault key to excuse the outage; the IT department
+    # finds no fault (not_device_fault): deducted, and pending until the ruling.
+    "self_excuser": ("device_offline",),
 }
 
 
@@ -82,7 +87,9 @@ def counter_day(c: Counter, day: date, cal: WorkCalendar) -> Iterator[tuple[int,
     pad = f"{c.id}-pad"
     special = {"long_pauser": m_open + rng.randint(60, 120) * 60_000 * MS,
                "unplugger": m_open + rng.randint(30, 150) * 60_000 * MS,
-               "faulty_pad": a_open + rng.randint(30, 120) * 60_000 * MS}.get(c.profile)
+               "faulty_pad": a_open + rng.randint(30, 120) * 60_000 * MS,
+               "self_excuser": m_open + rng.randint(30, 150) * 60_000 * MS,
+               }.get(c.profile)
     for start, end in ((m_open, m_close), (a_open, a_close)):
         t = max(t, start)
         while t < end - 5 * 60_000 * MS:
@@ -111,9 +118,11 @@ def _special(c: Counter, t: int, pad: str) -> Steps:
         yield t, {"type": "device_down", "device": pad}
         t += rng.randint(15, 40) * 60_000 * MS
         yield t, {"type": "device_up", "device": pad}
-    else:  # faulty_pad: reported within the grace; the IT department repairs the pad and
-        # rules it a device fault (查实), so the outage is exempt
-        c.note("device_offline_exempt")
+    else:  # faulty_pad, self_excuser: reported within the grace; the IT department rules
+        # (查实): a device fault for faulty_pad, whose pad broke (the outage is exempt); not a
+        # device fault for self_excuser, who switched it off (deducted, pending until then)
+        faulty = c.profile == "faulty_pad"
+        c.note("device_offline_exempt" if faulty else "device_offline_excused")
         yield t, {"type": "device_down", "device": pad}
         reported = t + rng.randint(2, 20) * 60_000 * MS
         ref = f"{pad}-{from_us(reported, TZ):%Y%m%d%H%M%S}"
@@ -122,7 +131,7 @@ def _special(c: Counter, t: int, pad: str) -> Steps:
         yield t, {"type": "device_up", "device": pad}
         yield t + 60_000 * MS, {"type": "fault_cleared", "device": pad}
         yield t + 120_000 * MS, {"type": "fault_verified", "device": pad, "ref": ref,
-                                 "verdict": "device_fault"}
+                                 "verdict": "device_fault" if faulty else "not_device_fault"}
         t += 120_000 * MS
     return t
 

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from edge_agent.config import HallConfig
 from edge_agent.journal import Entry, Journal, Record
@@ -65,6 +66,12 @@ US = 1_000_000
 MAX_BATCH = 256
 INBOX_SIZE = 10_000
 STATUS_EVERY_S = 0.2  # the status page sees a commit within this (real) time
+def repair_ref(device: str, t_us: int, tz: ZoneInfo) -> str:
+    """The ref of a repair record the agent files: ``{device}-{YYYYMMDDHHMMSS}`` in the
+    hall's local time (``P-A01-20260302091500``)."""
+    return f"{device}-{from_us(t_us, tz):%Y%m%d%H%M%S}"
+
+
 SCREENS = {"closed": Screen.CLOSED, "welcome": Screen.WELCOME, "serving": Screen.WELCOME,
            "invite": Screen.INVITE, "thanks": Screen.THANKS, "paused": Screen.PAUSED}
 
@@ -229,7 +236,7 @@ class Core:
         elif isinstance(item, QueueReport):
             self._queue(item, batch)
         elif isinstance(item, FaultRecord):
-            self._center_fault(item, batch)
+            self._center_fault(item, now, batch)
 
     def _frame(self, result: Result, t_us: int, source: str, batch: Batch) -> None:
         if isinstance(result, Rejection):
@@ -269,9 +276,9 @@ class Core:
         elif isinstance(body, SelfTest):
             ev = self._selftest(m.device, device.counter, body, t)
         elif isinstance(body, Fault):
-            kind = "fault_report" if body.active else "fault_cleared"
-            ev = Event(t, kind, device.counter, device=m.device,
-                       reason=f"pad fault: {body.code} ({body.detail})")
+            ev = self._fault_event(t, "fault_report" if body.active else "fault_cleared",
+                                   device.counter, m.device, "pad",
+                                   f"pad fault: {body.code} ({body.detail})")
         if ev is not None:  # a passing self-test is only acked: nothing to count
             self._event(ev, batch, wire=wire)
 
@@ -286,8 +293,8 @@ class Core:
         health = self.devices.health[device]
         if body.failed:
             health.selftest_failed = True
-            return Event(t, "fault_report", counter, device=device,
-                         reason="selftest failed: " + ", ".join(body.failed))
+            return self._fault_event(t, "fault_report", counter, device, "pad",
+                                     "selftest failed: " + ", ".join(body.failed))
         if health.selftest_failed:
             health.selftest_failed = False
             return Event(t, "fault_cleared", counter, device=device, reason="selftest passed")
@@ -362,7 +369,17 @@ class Core:
         if not pads:
             return None
         self.devices.health[pads[0].id].fault = kind == "fault_report"
-        return Event(t, kind, counter, device=pads[0].id, reason=why)
+        return self._fault_event(t, kind, counter, pads[0].id, "staff", why)
+
+    def _fault_event(self, t: int, kind: str, counter: str, device: str, source: str,
+                     why: str) -> Event:
+        """A fault report the agent originates (the keypad's fault key: source "staff"; a
+        pad's self-test or fault frame: "pad") gets its repair-record ref here, so the IT
+        department can rule on it at the center by (device, ref); a clear needs none."""
+        if kind != "fault_report":
+            return Event(t, kind, counter, device=device, reason=why)
+        return Event(t, kind, counter, device=device, reason=why, source=source,
+                     ref=repair_ref(device, t, self._tz))
 
     def _badge(self, item: BadgeRead, batch: Batch) -> None:
         device = self.devices.by_id.get(item.device)
@@ -448,15 +465,28 @@ class Core:
             return False
         return item.type == "ticket_called" or ticket.invited_at is not None
 
-    def _center_fault(self, item: FaultRecord, batch: Batch) -> None:
+    def _center_fault(self, item: FaultRecord, now: int, batch: Batch) -> None:
+        """An entry of the center's repair list: a report filed there (its ref is
+        ``center-N``), a clear, or the IT department's ruling on a repair record. A ruling
+        takes effect when the agent journals it (the center's clock is not the hall's)."""
         device = self.devices.by_id.get(item.device)
         if device is None:
             self._refuse("unknown_device", f"center:{item.device}")
             return
-        kind = "fault_report" if item.active else "fault_cleared"
-        self.devices.health[device.id].fault = item.active
-        self._event(Event(item.t_us, kind, device.counter, device=device.id,
-                          reason=fault_reason(item)), batch)
+        reason = fault_reason(item)  # starts "center:N: ": the outbox's mark of what it handed
+        kind = item.entry_kind
+        if kind == "ruling":
+            ev = Event(now, "fault_verified", device.counter, device=device.id,
+                       reason=reason, ref=item.fault_ref, verdict=item.verdict)
+        elif kind == "report":
+            self.devices.health[device.id].fault = True
+            ev = Event(item.t_us, "fault_report", device.counter, device=device.id,
+                       reason=reason, source=item.source, ref=f"center-{item.ref}")
+        else:
+            self.devices.health[device.id].fault = False
+            ev = Event(item.t_us, "fault_cleared", device.counter, device=device.id,
+                       reason=reason)
+        self._event(ev, batch)
 
     # --- deciding and committing -----------------------------------------------------------
 

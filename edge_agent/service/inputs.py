@@ -88,14 +88,24 @@ class QueueReport:
 
 @dataclass(frozen=True, slots=True)
 class FaultRecord:
-    """A device fault recorded at the center (a hall manager's report by phone, say), pulled
-    down by the outbox: the core journals it as fault_report / fault_cleared."""
+    """An entry of the center's repair list, pulled down by the outbox: a fault record filed
+    at the center (a call logged by phone, or the IT department's own record), its clearing,
+    or the IT department's ruling on a repair record. The core journals it as fault_report /
+    fault_cleared / fault_verified."""
 
     device: str
     active: bool
-    t_us: int  # when the fault was reported
-    reason: str
-    ref: str  # the center's id of the record, so it is applied once
+    t_us: int  # when it was filed
+    reason: str  # a ruling: its note
+    ref: str  # the entry's number in the center's list, so it is applied once
+    kind: str = ""  # "report" | "cleared" | "ruling"; "" (older callers): from `active`
+    source: str = "staff"  # a report's: "staff" (a call logged at the center) or "it"
+    fault_ref: str | None = None  # a ruling: the repair record it rules on
+    verdict: str | None = None  # a ruling: "device_fault" | "not_device_fault"
+
+    @property
+    def entry_kind(self) -> str:
+        return self.kind or ("report" if self.active else "cleared")
 
 
 @dataclass(frozen=True, slots=True)

@@ -121,7 +121,8 @@ def attach_outbox(config: HallConfig, core: Core) -> Any:
         return None
     from edge_agent.outbox import Outbox
     outbox = Outbox(core.journal.path, config.hall_id, f"{config.hall_id}-agent",
-                    config.service.center, inbox=core.inbox)
+                    config.service.center, inbox=core.inbox,
+                    fault_poll_s=config.service.center.fault_poll_s)
     core.outbox = outbox
     return outbox
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from edge_agent.rules.model import UNVERIFIED
 from edge_agent.timeline import format_time
 
 if TYPE_CHECKING:
@@ -36,6 +37,18 @@ def snapshot(core: Core) -> dict[str, Any]:
     }
 
 
+def _repairs(core: Core, device: str) -> list[dict[str, Any]]:
+    """The device's repair records (报修) still in hand: open (not cleared), or cleared but
+    not yet ruled on by the IT department (RULES.md §3)."""
+    state = core.engine.devices.get(device)
+    if state is None:
+        return []
+    held = {id(r): r for r in (*state.open_reports, *state.by_ref.values())}
+    shown = [r for r in held.values() if r.open or r.status == UNVERIFIED]
+    return [{"ref": r.ref, "source": r.source, "status": r.status, "open": r.open,
+             "t": format_time(r.t, core.config.tz)} for r in sorted(shown, key=lambda r: r.t)]
+
+
 def _counters(core: Core) -> dict[str, str]:
     out = dict(core.config.counters)
     for d in core.config.devices.values():
@@ -60,7 +73,8 @@ def _counter(core: Core, cid: str, name: str) -> dict[str, Any]:
                         "last_seen": format_time(h.last_seen, tz) if h.last_seen else None,
                         "fault": h.fault, "link_lost": h.link_lost,
                         "pixels": core.pad_view.image(d, state.screen if state else "closed",
-                                                      staff)})
+                                                      staff),
+                        "repairs": _repairs(core, d.id)})
     return {
         "id": cid, "name": name,
         "state": state.state if state else "closed",

@@ -144,6 +144,7 @@ def render(snapshot: dict[str, Any]) -> str:
     lines = [_header(snapshot), *_table(rows)]
     if not counters:
         lines.append("(no counters)")
+    lines += _repairs_and_outages(counters)
     lines.append("links: " + _links(_dict(snapshot.get("links"))))
     lines.append("rejections: " + _counts(_dict(snapshot.get("rejections"))))
     return "\n".join(lines) + "\n"
@@ -199,9 +200,53 @@ def _incidents(incidents: list[Any]) -> str:
     items = [i for i in incidents if isinstance(i, dict)]
     if not items:
         return "-"
-    charged = sum(_number(i.get("penalty")) for i in items
-                  if not i.get("exempt") and not i.get("pending"))
+    # A pending outage is deducted until the IT department rules (RULES.md §3).
+    charged = sum(_number(i.get("penalty")) for i in items if not i.get("exempt"))
     return f"{len(items)} (-{charged:.1f})" if charged else str(len(items))
+
+
+# A repair record's status and an outage's standing (RULES.md §3), as the hall reads them.
+FAULT_STATUS = {"unverified": "待核实 unverified", "verified": "已查实 verified",
+                "rejected": "非设备故障 rejected"}
+
+
+def _repairs_and_outages(counters: list[dict[str, Any]]) -> list[str]:
+    """Below the table: each pad's open repair records and each of today's outages with
+    where the IT department's ruling left it."""
+    lines = []
+    for c in counters:
+        cid = _text(c.get("id"))
+        for d in _list(c.get("devices")):
+            for r in _list(_dict(d).get("repairs")):
+                r = _dict(r)
+                lines.append(f"  {cid} {_text(d.get('id'))} repair {_text(r.get('ref'))} "
+                             f"({_text(r.get('source'))}, {_clock(r.get('t'))}): "
+                             f"{FAULT_STATUS.get(_text(r.get('status')), _text(r.get('status')))}")
+        for i in _list(c.get("incidents")):
+            i = _dict(i)
+            if i.get("kind") == "device_offline":
+                lines.append(f"  {cid} device_offline {_clock(i.get('t'))} "
+                             f"{_text(i.get('device'))}: {_outage(i)}")
+    return ["repairs and outages:", *lines] if lines else []
+
+
+def _outage(i: dict[str, Any]) -> str:
+    faults = [_dict(f) for f in _list(i.get("faults"))]
+    if i.get("exempt"):
+        standing = "已查实 exempt (verified device fault)"
+    elif i.get("pending"):
+        standing = "待核实 pending: deducted until the IT department rules"
+    elif faults and all(f.get("status") == "rejected" for f in faults):
+        standing = "非设备故障 deducted (not a device fault)"
+    else:
+        standing = "deducted (no fault report)"
+    refs = ", ".join(f"{_text(f.get('ref'))} {_text(f.get('status'))}" for f in faults)
+    return f"{standing} [{refs}]" if refs else standing
+
+
+def _clock(value: Any) -> str:
+    text = _text(value)
+    return text[11:19] if len(text) >= 19 and text[10] == "T" else text
 
 
 def _links(links: dict[str, Any]) -> str:

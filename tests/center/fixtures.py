@@ -26,6 +26,8 @@ HALL, OTHER = "test", "other"
 TOKEN = "agent-token-test-0001"
 OTHER_TOKEN = "agent-token-other-0002"
 VIEWER_TOKEN = "viewer-token-0003"
+IT_TOKEN = "it-token-test-0004"  # hall "test"'s IT department (信息技术科)
+OTHER_IT_TOKEN = "it-token-other-0005"
 AGENT = "pi-test"
 HALL_TOML = '[hall]\nid = "test"\n'
 
@@ -38,13 +40,14 @@ def write_center(folder: Path, server: str = "") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "test.toml").write_text(HALL_TOML)
     (folder / "other.toml").write_text('[hall]\nid = "other"\n')
-    digest = {t: hashlib.sha256(t.encode()).hexdigest() for t in (TOKEN, OTHER_TOKEN,
-                                                                  VIEWER_TOKEN)}
+    digest = {t: hashlib.sha256(t.encode()).hexdigest() for t in (
+        TOKEN, OTHER_TOKEN, VIEWER_TOKEN, IT_TOKEN, OTHER_IT_TOKEN)}
     path = folder / "center.toml"
     path.write_text(f"{server}\n[viewer]\ntoken_sha256 = \"{digest[VIEWER_TOKEN]}\"\n"
                     f"[halls.test]\ntoken_sha256 = \"{digest[TOKEN]}\"\nconfig = \"test.toml\"\n"
-                    "region_code = \"310118\"\n"
+                    f"it_token_sha256 = \"{digest[IT_TOKEN]}\"\nregion_code = \"310118\"\n"
                     f"[halls.other]\ntoken_sha256 = \"{digest[OTHER_TOKEN]}\"\n"
+                    f"it_token_sha256 = \"{digest[OTHER_IT_TOKEN]}\"\n"
                     "config = \"other.toml\"\nregion_code = \"310117\"\n")
     return path
 

@@ -8,7 +8,7 @@ import pytest
 
 from edge_agent.config import ConfigError
 from server_stub.config import load_center_config, token_digest
-from tests.center.fixtures import TOKEN, VIEWER_TOKEN, write_center
+from tests.center.fixtures import IT_TOKEN, TOKEN, VIEWER_TOKEN, write_center
 
 ROOT = Path(__file__).resolve().parents[2]
 DIGEST = "a" * 64
@@ -28,6 +28,7 @@ def test_tokens_are_matched_by_digest(tmp_path: Path) -> None:
     assert entry.config.hall_id == "test" and entry.region_code == "310118"
     assert settings.is_viewer(VIEWER_TOKEN) and not settings.is_viewer(TOKEN)
     assert settings.max_body_bytes == 16 << 20
+    assert entry.it_token_sha256 == token_digest(IT_TOKEN)
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -44,6 +45,11 @@ def test_tokens_are_matched_by_digest(tmp_path: Path) -> None:
     (f'[halls.test]\ntoken_sha256 = "{DIGEST}"\nconfig = "test.toml"\nregion_code = "310118"\n'
      f'[viewer]\ntoken_sha256 = "{DIGEST}"\n', "[viewer] token_sha256: the same token as "
                                                  "[halls.test]"),
+    (f'[halls.test]\ntoken_sha256 = "{DIGEST}"\nconfig = "test.toml"\nregion_code = "310118"\n'
+     f'it_token_sha256 = "{DIGEST}"\n', "[halls.test] it_token_sha256: the same token as "
+                                        "[halls.test] token_sha256"),
+    (f'[halls.test]\ntoken_sha256 = "{DIGEST}"\nconfig = "test.toml"\nregion_code = "310118"\n'
+     'it_token_sha256 = "abc"\n', "[halls.test] it_token_sha256: must be 64 hex digits"),
     ('[server]\nmax_body_bytes = 0\n', "[server] max_body_bytes: must be greater than 0"),
     ('[server]\nmax_body = 1\n', "[server] max_body: unknown key"),
     ('[hall]\nid = "x"\n', "hall: unknown section"),

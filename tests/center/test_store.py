@@ -118,7 +118,8 @@ def test_fault_records_get_increasing_refs(store: Store) -> None:
     refs = [store.add_fault(HALL, {"device": f"A0{i}-pad", "active": True}) for i in range(3)]
     assert refs == [1, 2, 3]
     assert [f["ref"] for f in store.faults(HALL, 0, 100)] == [1, 2, 3]
-    assert store.faults(HALL, 1, 1) == [{"ref": 2, "device": "A01-pad", "active": True}]
+    assert store.faults(HALL, 1, 1) == [{"ref": 2, "device": "A01-pad", "active": True,
+                                         "kind": "report", "source": "staff"}]
     assert store.faults(HALL, 3, 100) == [] and store.faults("other", 0, 100) == []
 
 

@@ -13,7 +13,7 @@ from edge_agent.journal import Entry, Journal
 from edge_agent.outbox import fault_reason
 from edge_agent.service.inputs import FaultRecord, Item
 from server_stub.config import load_center_config
-from tests.center.fixtures import HALL, VIEWER_TOKEN, write_center
+from tests.center.fixtures import HALL, IT_TOKEN, VIEWER_TOKEN, write_center
 from tests.center.live import LiveCenter
 from tests.outbox.fixtures import START, assert_center_equals_journal, drive, make_outbox
 from tests.outbox.proxy import FaultProxy
@@ -21,15 +21,23 @@ from tests.outbox.simclock import SimClock
 from tests.redis_server import RedisServer
 
 
-def _file_fault(center: LiveCenter, device: str, active: bool, reason: str) -> int:
+def _post(center: LiveCenter, what: str, body: dict[str, object], token: str) -> int:
     conn = http.client.HTTPConnection("127.0.0.1", center.port, timeout=10)
+    conn.request("POST", f"/v1/halls/{HALL}/{what}", json.dumps(body),
+                 {"Authorization": f"Bearer {token}"})
+    reply = conn.getresponse()
+    answer = json.loads(reply.read())
+    conn.close()
+    assert reply.status == 201, answer
+    ref: int = answer["ref"]
+    return ref
+
+
+def _file_fault(center: LiveCenter, device: str, active: bool, reason: str,
+                token: str = VIEWER_TOKEN) -> int:
     body = {"device": device, "active": active, "t": "2026-03-02T10:05:00+08:00",
             "reason": reason}
-    conn.request("POST", f"/v1/halls/{HALL}/faults", json.dumps(body),
-                 {"Authorization": f"Bearer {VIEWER_TOKEN}"})
-    ref: int = json.loads(conn.getresponse().read())["ref"]
-    conn.close()
-    return ref
+    return _post(center, "faults", body, token)
 
 
 def _drain(inbox: queue.Queue[Item]) -> list[Item]:
@@ -48,7 +56,8 @@ def test_fault_records_reach_the_inbox_once_and_again_only_if_not_journaled(
     outbox = make_outbox(journal, proxy.url, clock, inbox=inbox)
     drive(outbox, clock)
     first, second = _drain(inbox)
-    assert first == FaultRecord("A01-pad", True, 1_772_417_100_000_000, "屏幕不亮", "1")
+    assert first == FaultRecord("A01-pad", True, 1_772_417_100_000_000, "屏幕不亮", "1",
+                                "report", "staff")
     assert isinstance(second, FaultRecord) and second.ref == "2"
     clock.advance(3600)
     outbox.step()
@@ -68,6 +77,46 @@ def test_fault_records_reach_the_inbox_once_and_again_only_if_not_journaled(
     cleared = _drain(inbox)
     assert [(i.ref, i.active) for i in cleared if isinstance(i, FaultRecord)] == [("3", False)]
     assert_center_equals_journal(center, journal)  # the fault_report record went up too
+    restarted.stop()
+
+
+def test_rulings_come_in_the_same_list_and_are_handed_over_once_across_a_restart(
+        center: LiveCenter, journal: Path) -> None:
+    """Reports, clears and the IT department's rulings come in filing order; a ruling
+    journaled as fault_verified (reason "center:N: ...") is not handed over again after a
+    restart, one not journaled is."""
+    assert _file_fault(center, "A01-pad", True, "屏幕不亮", token=IT_TOKEN) == 1
+    assert _post(center, "rulings", {"device": "A01-pad", "ref": "center-1",
+                                     "verdict": "not_device_fault", "note": "人为关机"},
+                 IT_TOKEN) == 2
+    assert _post(center, "rulings", {"device": "A01-pad", "ref": "center-1",
+                                     "verdict": "device_fault"}, IT_TOKEN) == 3
+    inbox: queue.Queue[Item] = queue.Queue()
+    clock = SimClock(START)
+    outbox = make_outbox(journal, center.url, clock, inbox=inbox)
+    drive(outbox, clock)
+    report, first, second = _drain(inbox)
+    assert isinstance(report, FaultRecord) and isinstance(first, FaultRecord)
+    assert (report.entry_kind, report.source, report.ref) == ("report", "it", "1")
+    assert (first.entry_kind, first.ref, first.fault_ref, first.verdict, first.reason) == (
+        "ruling", "2", "center-1", "not_device_fault", "人为关机")
+    assert isinstance(second, FaultRecord) and second.verdict == "device_fault"
+    with Journal(journal) as core:  # the core journals the report and the first ruling
+        core.append_many([
+            Entry(report.t_us, "event", {"t": "2026-03-02T10:05:00+08:00",
+                                         "type": "fault_report", "counter": "A01",
+                                         "device": "A01-pad", "source": "it",
+                                         "ref": "center-1", "reason": fault_reason(report)},
+                  {}),
+            Entry(report.t_us, "event", {"t": "2026-03-02T10:05:00+08:00",
+                                         "type": "fault_verified", "counter": "A01",
+                                         "device": "A01-pad", "ref": "center-1",
+                                         "verdict": "not_device_fault",
+                                         "reason": fault_reason(first)}, {})])
+    outbox.stop()
+    restarted = make_outbox(journal, center.url, clock, inbox=inbox)
+    drive(restarted, clock)
+    assert _drain(inbox) == [second]
     restarted.stop()
 
 

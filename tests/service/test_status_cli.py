@@ -58,14 +58,46 @@ def test_the_table_has_the_header_figures_and_one_aligned_line_per_counter(
     assert [r.split()[0] for r in counters] == ["A01", "A02", "A03", "B01", "B02"]
     assert re.fullmatch(r"A01 +不动产登记 1 +serving +张三 S01 +1 ok +12 +10 +9 +88\.9% +"
                         r"1 \(-1\.0\)", counters[0])
-    assert re.search(r"paused +王五 S03 +A03-pad offline +5 +4 +3 +66\.7% +3$",
+    # A03: an exempt outage (not counted), a listed pause, a pending incident (deducted
+    # until ruled, RULES.md §3).
+    assert re.search(r"paused +王五 S03 +A03-pad offline +5 +4 +3 +66\.7% +3 \(-1\.0\)$",
                      counters[2])
     assert re.search(r"idle +赵六 S04 +B01-pad fault .* - +1 \(-2\.5\)$", counters[3])
     assert re.search(r"closed +- +B02-pad unseen +0 +0 +0 +- +-$", counters[4])
     # columns line up on a terminal, where CJK characters take two cells
     assert all(columns(r)[:5] == columns(titles)[:5] for r in counters)
-    assert rest == ["links: mqtt up, serial:/dev/ttyACM0 up",
+    assert rest == ["repairs and outages:",
+                    "  A03 device_offline 09:58:42 A03-pad: 已查实 exempt (verified device fault)",
+                    "links: mqtt up, serial:/dev/ttyACM0 up",
                     "rejections: bad_tag 3, replayed_seq 1"]
+
+
+def test_a_pad_s_repair_records_and_its_outages_show_where_the_ruling_left_them() -> None:
+    """RULES.md §3: 待核实 (deducted until ruled), 已查实 (exempt), 非设备故障 (deducted)."""
+    def outage(t: str, ref: str, status: str, exempt: bool, pending: bool) -> dict[str, Any]:
+        return {"t": f"2026-11-23T{t}+08:00", "kind": "device_offline", "staff": "S01",
+                "penalty": 1.0, "exempt": exempt, "pending": pending, "device": "A01-pad",
+                "faults": [{"ref": ref, "source": "staff", "status": status, "line": 3}]}
+
+    snap = {"hall": {"id": "h"}, "agent": {}, "counters": [{
+        "id": "A01", "state": "idle", "today": {},
+        "devices": [{"id": "A01-pad", "online": False, "repairs": [
+            {"ref": "A01-pad-20261123090500", "source": "staff", "status": "unverified",
+             "t": "2026-11-23T09:05:00+08:00"}]}],
+        "incidents": [outage("09:01:00", "A01-pad-20261123090500", "unverified", False, True),
+                      outage("10:01:00", "A01-pad-20261123100500", "verified", True, False),
+                      outage("11:01:00", "A01-pad-20261123110500", "rejected", False, False)]}]}
+    lines = render(snap).splitlines()
+    at = lines.index("repairs and outages:")
+    assert lines[at + 1:at + 5] == [
+        "  A01 A01-pad repair A01-pad-20261123090500 (staff, 09:05:00): 待核实 unverified",
+        "  A01 device_offline 09:01:00 A01-pad: 待核实 pending: deducted until the IT "
+        "department rules [A01-pad-20261123090500 unverified]",
+        "  A01 device_offline 10:01:00 A01-pad: 已查实 exempt (verified device fault) "
+        "[A01-pad-20261123100500 verified]",
+        "  A01 device_offline 11:01:00 A01-pad: 非设备故障 deducted (not a device fault) "
+        "[A01-pad-20261123110500 rejected]"]
+    assert re.search(r"A01 .* 3 \(-2\.0\)$", lines[2])  # the pending one is deducted too
 
 
 def test_json_prints_the_snapshot(capsys: pytest.CaptureFixture[str]) -> None:

@@ -148,7 +148,7 @@ def test_the_page_shows_every_counter_with_state_staff_devices_figures_and_incid
     assert texts(dom, "incident-device") == ["A03-pad"]
     assert texts(dom, "penalty") == ["1.0", "1.0", "0.0", "1.0", "2.5"]
     assert '<tr class="exempt">' in dom and '<tr class="pending">' in dom
-    for label in ("未提示评价", "评价器离线", "中途离岗", "连续评价", "拒绝评价", "免扣", "待定"):
+    for label in ("未提示评价", "评价器离线", "中途离岗", "连续评价", "拒绝评价", "免扣", "待核实"):
         assert label in dom
     assert "88.9%" in dom and "100.0%" in dom
     assert '<dd id="hall">' not in dom and ">qingpu-demo<" in dom
@@ -183,6 +183,36 @@ def test_a_snapshot_missing_optional_keys_still_renders(tmp_path: Path) -> None:
     assert texts(dom, "counter-id") == ["A01"] and "card state-idle" in dom
     assert "未配置上传" in dom and "device device-unknown" in dom
     assert "今日无事件" in dom and ">0 min 5 s<" in dom
+
+
+def _outage(t: str, ref: str, status: str, exempt: bool, pending: bool) -> dict[str, Any]:
+    return {**_incident(t, "device_offline", "S01", 1.0, exempt=exempt, pending=pending),
+            "device": "A01-pad", "faults": [{"ref": ref, "source": "staff", "status": status,
+                                             "line": 9}]}
+
+
+def test_outages_show_their_repair_records_pending_verified_or_rejected(tmp_path: Path) -> None:
+    """RULES.md §3: an outage with an unverified report is deducted until the IT department
+    rules (待核实), exempt once verified (已查实), deducted when rejected (非设备故障); the
+    pad lists its open repair records with their status."""
+    snap = copy.deepcopy(SNAPSHOT)
+    a01 = snap["counters"][0]
+    a01["incidents"] = [_outage("09:01:00", "A01-pad-20261123090500", "unverified", False, True),
+                        _outage("10:01:00", "A01-pad-20261123100500", "verified", True, False),
+                        _outage("11:01:00", "A01-pad-20261123110500", "rejected", False, False)]
+    a01["devices"][0]["repairs"] = [{"ref": "A01-pad-20261123090500", "source": "staff",
+                                     "status": "unverified", "t": "2026-11-23T09:05:00+08:00"}]
+    with serving(lambda: snap) as server:
+        dom = rendered(server, tmp_path / "profile")
+    card = dom[dom.index('data-counter="A01"'):dom.index('data-counter="A02"')]
+    rows = re.findall(r'<tr class="(\w+)">', card)
+    assert rows == ["pending", "exempt", "counted"]
+    for text in ("待核实 暂扣", "已查实 免扣", "非设备故障 扣分",
+                 "A01-pad-20261123090500 待核实", "A01-pad-20261123100500 已查实",
+                 "A01-pad-20261123110500 非设备故障"):
+        assert text in card
+    assert "报修 repair A01-pad-20261123090500 · 工作人员 staff · 09:05:00" in card
+    assert 'class="repair repair-unverified"' in card
 
 
 def test_a_pad_whose_link_reports_it_gone_is_marked_before_it_is_down(tmp_path: Path) -> None:

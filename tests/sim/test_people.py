@@ -22,7 +22,7 @@ CONFIG = HallConfig("sim")
 PER_TICKET = {"self_rater": "self_rating", "hurrier": "refused_evaluation",
               "skipper": "not_prompted", "pumper": "consecutive_rating"}
 ONCE_A_DAY = {"long_pauser": "long_pause", "unplugger": "device_offline",
-              "faulty_pad": "device_offline_exempt"}
+              "faulty_pad": "device_offline_exempt", "self_excuser": "device_offline_excused"}
 
 
 def run(desks: list[people.Desk], days: list[date], citizens: people.Citizens | None = None,

@@ -9,6 +9,8 @@
     rating (source pad)         the citizen (or a cheating staff member) presses the pad
     device_down, device_up      the pad's power (and, for a USB pad, its cable) cut, restored
     fault_report, fault_cleared staff keypad: fault, fault_cleared
+    fault_verified              the IT department rules at the center on the device's report
+                                (it_department.py); lost when the run has no center
 
 Pad keys are pressed at the act's own simulated time (the pad is stepped there; the age
 it sends lets the agent stamp the press right). Keypads, badges and the queue system act
@@ -26,6 +28,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from tools.simhall.hall import SimHall, Station
+from tools.simhall.it_department import ItDepartment
 from tools.simhall.people import Act
 from tools.simhall.queue_system import QueueSystem
 
@@ -43,12 +46,15 @@ class LostAct:
 
 
 class Performer:
-    def __init__(self, hall: SimHall, queue: QueueSystem | None, rng: random.Random) -> None:
+    def __init__(self, hall: SimHall, queue: QueueSystem | None, rng: random.Random,
+                 it: ItDepartment | None = None) -> None:
         self.hall = hall
         self.queue = queue
         self.rng = rng
+        self.it = it
         self.done: Counter[str] = Counter()
         self.lost: list[LostAct] = []
+        self._reported: dict[str, int] = {}  # device -> when staff last reported it faulty
 
     def do(self, act: Act, now_us: int) -> None:
         station = self.hall.stations[act.counter]
@@ -60,8 +66,12 @@ class Performer:
         elif kind == "ticket_called":
             self._call(station, act, now_us)
         elif kind in KEYPAD_ACTIONS:
+            if kind == "fault_report":
+                self._reported[act.body["device"]] = now_us
             self._lost(act, now_us, station.keypad.device,
                        station.keypad.press(KEYPAD_ACTIONS[kind], now_us))
+        elif kind == "fault_verified":
+            self._ruling(act, now_us)
         elif kind in ("pause", "resume"):
             station.pad.press_pause(at_ms)
         elif kind == "rating":
@@ -70,11 +80,6 @@ class Performer:
             station.pad.power_off()
         elif kind == "device_up":
             station.pad.power_on(now_us // 1000)
-        elif kind == "fault_verified":
-            # The IT department rules at the center, which this simulation does not drive
-            # yet: the ruling is recorded as not delivered, and the outage stays pending.
-            self._lost(act, now_us, act.body["device"], "the IT department's ruling is made "
-                       "at the center, not simulated here")
         else:
             raise ValueError(f"the simulator cannot act out a {kind!r} event")
         self.done[kind] += 1
@@ -82,6 +87,16 @@ class Performer:
     def _lost(self, act: Act, now_us: int, device: str, why: str) -> None:
         if why:
             self.lost.append(LostAct(now_us, act.counter, act.body["type"], device, why))
+
+    def _ruling(self, act: Act, now_us: int) -> None:
+        device = act.body["device"]
+        if self.it is None:
+            self._lost(act, now_us, device, "no center: the IT department rules there")
+            return
+        # The agent stamps the keypad's report on arrival, at or after the act (a minute's
+        # slack for the loop's real-time lag).
+        since = self._reported.get(device, act.t) - 60_000_000
+        self.it.rule(device, act.body["verdict"], since, note="simulated IT department")
 
     def _call(self, station: Station, act: Act, now_us: int) -> None:
         if self.queue is None:  # a hall without a queue system: staff call on the keypad

@@ -27,6 +27,9 @@ class Services:
     center_url: str = ""
     center_token: str = ""
     center_retry_max_s: float = 300.0  # the outbox's longest back-off, in real seconds
+    # How often the outbox asks for the center's fault records and rulings (real seconds):
+    # short, so a ruling of the simulated IT department reaches the agent within the run.
+    center_fault_poll_s: float = 60.0
     # Agent time: at high speed a real-time hiccup is many simulated seconds, so the
     # simulator widens the silence after which a pad is taken as down (see runner.py).
     device_timeout_s: float = 30.0
@@ -76,7 +79,8 @@ def config_text(hall: SimHall, services: Services) -> str:
                              "salt": services.salt})
     if services.center_url:
         lines += _table("center", {"url": services.center_url, "token": services.center_token,
-                                   "retry_max_s": services.center_retry_max_s})
+                                   "retry_max_s": services.center_retry_max_s,
+                                   "fault_poll_s": services.center_fault_poll_s})
     for station in hall.stations.values():
         lines += _table(f"counters.{station.counter}", {"name": f"Counter {station.counter}"})
     for station in hall.stations.values():

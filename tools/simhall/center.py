@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,11 +32,30 @@ class CenterError(RuntimeError):
     """The center answered something else than expected; the message says what."""
 
 
-def write_config(path: Path, hall_id: str, token: str, hall_file: Path) -> Path:
-    """The center's configuration for the one hall (its agent's token kept as a digest)."""
+# The IT department's console account in a simulated hall (it rules through the console).
+IT_USER = "it"
+
+
+def add_console_user(center_toml: Path, redis_url: str, name: str, role: str, hall: str,
+                     password: str) -> None:
+    """A console account, made with the user command as an operator does (the password on
+    standard input, never in argv)."""
+    proc = subprocess.run([sys.executable, "-m", "server_stub", "user", "add", name, "--role",
+                           role, "--hall", hall, "--config", str(center_toml), "--redis",
+                           redis_url], input=password + "\n", text=True, capture_output=True,
+                          check=False)
+    if proc.returncode != 0:
+        raise CenterError(f"user add {name}: {proc.stderr.strip()}")
+
+
+def write_config(path: Path, hall_id: str, token: str, hall_file: Path,
+                 it_token: str = "") -> Path:
+    """The center's configuration for the one hall (its agent's token kept as a digest, and
+    its IT department's, which rules on repair records: it_department.py)."""
+    it = f'it_token_sha256 = "{token_digest(it_token)}"\n' if it_token else ""
     text = (f"# The simulated hall's center, written by tools/sim; regenerated each run.\n"
             f"[halls.{hall_id}]\n"
-            f'token_sha256 = "{token_digest(token)}"\n'
+            f'token_sha256 = "{token_digest(token)}"\n{it}'
             f"config = {json.dumps(str(hall_file.absolute()))}\n"
             f'region_code = "{REGION_CODE}"\n')
     path.parent.mkdir(parents=True, exist_ok=True)

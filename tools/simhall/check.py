@@ -32,7 +32,8 @@ RAISES = {
     "not_prompted": "not_prompted",
     "long_pause": "long_pause",
     "device_offline": "device_offline",
-    "device_offline_exempt": "device_offline",
+    "device_offline_exempt": "device_offline",  # faulty_pad: verified, so exempt
+    "device_offline_excused": "device_offline",  # self_excuser: ruled not_device_fault
 }
 
 

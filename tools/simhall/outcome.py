@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tools.simhall import center, check, tally
+from tools.simhall import center, check, ruled, tally
 from tools.simhall.hall import SimHall
 from tools.simhall.simulation import FORWARD_S, Options, Simulation, summary
 
@@ -34,6 +34,10 @@ class Outcome:
     agent_reports: list[dict[str, Any]] = field(default_factory=list)
     center_reports: list[dict[str, Any]] = field(default_factory=list)
     report_diffs: list[str] = field(default_factory=list)
+    # The IT department's rulings: posted at the center and journaled by the agent (None: no
+    # center in the run), and each reported outage's standings as the agent journaled them.
+    rulings_journaled: bool | None = None
+    ruled: list[ruled.RuledResult] = field(default_factory=list)
     # Faults were injected: what they cost (a keypad press lost while the agent was down, an
     # outage of a rebooted pad) changes counters' incidents, so the verdicts on the agent's
     # and the center's reports are shown, not judged; presses must still all arrive once.
@@ -46,6 +50,7 @@ class Outcome:
         if not self.faulted:
             ok = ok and all(r.ok for r in self.live or [])
             ok = ok and all(r.ok for r in self.center_live or [])
+            ok = ok and self.rulings_journaled is not False and all(r.ok for r in self.ruled)
         ok = ok and self.forwarded is not False
         return ok and (self.presses is None or self.presses.ok)
 
@@ -74,7 +79,8 @@ def execute(opts: Options, out: Any = sys.stdout,
         sim.stop_hall()
         outcome = Outcome(sim.work, opts.until_us is None,
                           summary(sim.hall, sim.queue, sim.clock, sim.performer), drained,
-                          sim.expected, forwarded=sim.forwarded, faulted=faults is not None)
+                          sim.expected, forwarded=sim.forwarded, faulted=faults is not None,
+                          rulings_journaled=sim.rulings_journaled)
         (sim.work / "summary.json").write_text(json.dumps(outcome.summary, indent=1))
         _findings(sim, outcome)
         return outcome
@@ -90,6 +96,8 @@ def _findings(sim: Simulation, outcome: Outcome) -> None:
     (sim.work / "tally.txt").write_text(tally.render(outcome.presses) + "\n")
     if not outcome.whole:
         return
+    if sim.it is not None:
+        outcome.ruled = ruled.judge(sim.desks, sim.work / "journal.sqlite")
     outcome.agent_reports = sim.agent_reports() or []
     outcome.live = check.judge_report(sim.desks, outcome.agent_reports, sim.rules)
     if sim.center is not None:
@@ -135,6 +143,10 @@ def print_outcome(o: Outcome, out: Any) -> None:
     if o.live is not None:
         print("\nwhat the agent raised (its journal's month report):", file=out)
         print(check.table(o.live), file=out)
+    if o.ruled:
+        print("\nreported outages, as the agent journaled them until the IT department "
+              "ruled:", file=out)
+        print(ruled.table(o.ruled), file=out)
     if o.center_live is not None:
         print("\nwhat the center raised (its month report, report.json):", file=out)
         print(check.table(o.center_live), file=out)

@@ -2,7 +2,8 @@
 serve them, honest or not.
 
 The staff profiles, what each must raise, and the long-stretch cheats (a long pause, an
-unplugged pad, a broken pad reported in time) are tools/hallgen.py's (PROFILES, _special),
+unplugged pad, a broken pad reported in time and verified by the IT department, a pad
+switched off and reported faulty to excuse it) are tools/hallgen.py's (PROFILES, _special),
 and so is the shape of one service (call, serve, invite, rate). What a live hall needs and
 hallgen has not is added here: citizens arriving at a rate (a Poisson process per counter)
 and called in turn when staff are free, every probability and duration as a parameter,
@@ -219,7 +220,8 @@ def counter_day(desk: Desk, day: date, cal: WorkCalendar, people: Citizens, habi
     pad = f"{c.id}-pad"
     special = {"long_pauser": first_open + rng.randint(60, 120) * MIN,
                "unplugger": first_open + rng.randint(30, 150) * MIN,
-               "faulty_pad": periods[-1][0] + rng.randint(30, 120) * MIN}.get(c.profile)
+               "faulty_pad": periods[-1][0] + rng.randint(30, 120) * MIN,
+               "self_excuser": first_open + rng.randint(20, 120) * MIN}.get(c.profile)
     for n, (start, end) in enumerate(periods):
         t = max(t, start)
         while t < end - 5 * MIN:
@@ -239,7 +241,8 @@ def counter_day(desk: Desk, day: date, cal: WorkCalendar, people: Citizens, habi
             t = min(upcoming)  # wait for the next citizen (or the cheat's moment)
         if n + 1 < len(periods):
             yield max(t, end - 2 * MIN), {"type": "pause", "reason": "lunch"}
-            t = periods[n + 1][0] + rng.randint(0, 3) * MIN
+            # (a long stretch, an outage say, may run past the next opening: never back)
+            t = max(t, periods[n + 1][0] + rng.randint(0, 3) * MIN)
             yield t, {"type": "resume"}
             # Back at the counter, then the first call: never at the same instant, as the
             # two go by different devices (the pad's pause key, the queue system).

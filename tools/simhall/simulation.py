@@ -38,6 +38,7 @@ from tools.simhall.acts import Performer
 from tools.simhall.agent_config import Services, write_config
 from tools.simhall.clock import SimClock
 from tools.simhall.hall import Layout, SimHall
+from tools.simhall.it_department import ItDepartment
 from tools.simhall.people import Act, Citizens, Desk, Habits
 from tools.simhall.progress import ClockBar
 from tools.simhall.queue_system import QueueSystem
@@ -54,6 +55,7 @@ BUS_CYCLE_S = 0.1  # edge_agent.service.serial_link CYCLE_MIN_S: a bus pad waits
 MIN_BUS_CYCLE_MS = 5
 FORWARD_S = 60.0  # real seconds the agent's outbox gets to bring the center up to the journal
 CENTER_RETRY_MAX_S = 5.0  # the outbox's longest back-off (real time): a center back is used soon
+FAULT_POLL_S = 0.5  # the outbox asks for rulings this often (real time): they arrive in the run
 
 
 @dataclass
@@ -136,7 +138,8 @@ def hall_services(opts: Options, seed_salt: str) -> tuple[Layout, Services, int]
                    hook_listen=f"{HOST}:{hook_port}",
                    status_listen=f"{HOST}:{opts.status_port or services.free_port()}",
                    center_url=opts.center_url, center_token=opts.center_token,
-                   center_retry_max_s=CENTER_RETRY_MAX_S, hours=opts.hours,
+                   center_retry_max_s=CENTER_RETRY_MAX_S, center_fault_poll_s=FAULT_POLL_S,
+                   hours=opts.hours,
                    device_timeout_s=max(30.0, REAL_GRACE_S * opts.speed),
                    bus_cycle_ms=bus_cycle_ms(opts.speed))
     return layout, svc, hook_port
@@ -166,7 +169,9 @@ class Simulation:
         self.queue: QueueSystem | None = None
         self.center: center.CenterClient | None = None
         self.redis_port = 0
+        self.it: ItDepartment | None = None  # with a center this run starts
         self.forwarded: bool | None = None  # None: no center
+        self.rulings_journaled: bool | None = None  # None: no IT department in the run
 
     def prepare(self) -> None:
         opts = self.opts
@@ -184,6 +189,8 @@ class Simulation:
         if opts.center and not opts.center_url:
             self.center = center.CenterClient(HOST, services.free_port(), opts.layout.hall_id,
                                               secret(opts.seed, "center"))
+            self.it = ItDepartment(HOST, self.center.port, opts.layout.hall_id,
+                                   secret(opts.seed, "it"))
             self.redis_port = services.free_port()
             opts = replace(opts, center_url=self.center.url, center_token=self.center.token)
         layout, self.svc, self.hook_port = hall_services(opts, salt)
@@ -191,7 +198,8 @@ class Simulation:
         self.config = write_config(self.work / "hall.toml", self.hall, self.svc)
         if self.center is not None:
             center.write_config(self.work / "center" / "center.toml", layout.hall_id,
-                                self.center.token, self.work / "hall.toml")
+                                self.center.token, self.work / "hall.toml",
+                                self.it.token if self.it else "")
         day = opts.days[0]
         self.sim_start = max(self.acts[0].t - 10 * MIN_US,
                              to_us(datetime(day.year, day.month, day.day, tzinfo=TZ)))
@@ -232,6 +240,11 @@ class Simulation:
                                            f"redis://{HOST}:{self.redis_port}/0",
                                            folder / "center.log"))
         served.wait_until(lambda: services.http_ok(HOST, c.port, "/healthz"), 30, "/healthz")
+        if self.it is not None:  # the IT department rules at the console, as a person does
+            password = secret(self.opts.seed, "console-it")
+            center.add_console_user(folder / "center.toml", f"redis://{HOST}:{self.redis_port}/0",
+                                    center.IT_USER, "it", c.hall, password)
+            self.it.console = (center.IT_USER, password)
 
     def _add(self, child: services.Child) -> services.Child:
         self.children.append(child)
@@ -280,7 +293,8 @@ class Simulation:
         bar = ClockBar(self.sim_start, self.end_us, TZ, self.opts.speed,
                        force=bool(self.opts.progress))
         bar.shown = bar.shown and self.opts.progress is not False
-        self.performer = Performer(self.hall, self.queue, random.Random(self.opts.seed))
+        self.performer = Performer(self.hall, self.queue, random.Random(self.opts.seed),
+                                   self.it)
         acts = (a for a in self.acts if a.t <= self.end_us)
         runner = Runner(self.hall, self.clock, acts, self.performer, bar, self.opts.faults)
         runner.run(self.end_us)
@@ -290,12 +304,18 @@ class Simulation:
         return drained
 
     def forward(self, timeout_s: float = FORWARD_S) -> bool:
-        """Until the center holds the journal's head (the outbox has sent everything), in real
-        time, bounded; False if it did not get there. True at once without a center."""
+        """Until the IT department's rulings are journaled by the agent and the center holds
+        the journal's head (the outbox has sent everything), in real time, bounded; False if
+        it did not get there. True at once without a center."""
         if self.center is None:
             return True
         self.start_center()  # a fault may have left it down
         end = time.monotonic() + timeout_s
+        if self.it is not None:
+            it, journal = self.it, self.work / "journal.sqlite"
+            posted = it.finish(timeout_s)
+            self.rulings_journaled = posted and _until(
+                lambda: journaled_rulings(journal) >= len(it.done), end)
         while True:
             want = journal_head(self.work / "journal.sqlite")
             self.forwarded = self.center.wait_head(want, max(0.0, end - time.monotonic()))
@@ -352,6 +372,29 @@ def journal_head(path: Path) -> int:
     finally:
         db.close()
     return int(row[0] or 0)
+
+
+def journaled_rulings(path: Path) -> int:
+    """How many fault_verified events (the IT department's rulings) the journal holds."""
+    if not path.exists():
+        return 0
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        row = db.execute("SELECT count(*) FROM records WHERE kind = 'event' AND "
+                         "event LIKE '%\"type\":\"fault_verified\"%'").fetchone()
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        db.close()
+    return int(row[0])
+
+
+def _until(check: Any, end: float) -> bool:
+    while not check():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def agent_report(config: Path, journal: Path, month: str) -> dict[str, Any]:

@@ -29,6 +29,13 @@
     fault: ["故障", "fault"],
     unknown: ["未见", "not seen"],
   };
+  // A repair record's status (RULES.md §3: reported, then verified by the IT department).
+  const FAULT_STATUS = {
+    unverified: ["待核实", "awaiting the IT department"],
+    verified: ["已查实", "verified device fault"],
+    rejected: ["非设备故障", "not a device fault"],
+  };
+  const SOURCES = { staff: "工作人员 staff", pad: "评价器自检 pad", it: "信息技术科 IT" };
   let lastGood = null;
 
   function el(tag, cls, text) {
@@ -132,6 +139,7 @@
     li.appendChild(label(DEVICE[state], "device-state"));
     li.appendChild(el("small", "seen", d.last_seen ? "最后 " + timeOf(d.last_seen) : "从未 never"));
     if (typeof d.pixels === "string" && d.pixels.length) li.appendChild(padScreen(d.pixels, d.id));
+    (Array.isArray(d.repairs) ? d.repairs : []).forEach((r) => li.appendChild(renderRepair(r)));
     return li;
   }
 
@@ -182,6 +190,28 @@
     fill("padfont", ...(items.length ? items : [el("li", "muted", "无缺字 none missing")]));
   }
 
+  // One open repair record (报修) of a device: its ref, who filed it, and its status.
+  function renderRepair(r) {
+    const status = Object.prototype.hasOwnProperty.call(FAULT_STATUS, r.status) ? r.status : "unverified";
+    const div = el("small", "repair repair-" + status);
+    div.appendChild(el("span", "repair-what", "报修 repair " + (r.ref || "—") + " · " +
+      (SOURCES[r.source] || r.source || "") + " · " + timeOf(r.t) + " "));
+    div.appendChild(label(FAULT_STATUS[status], "repair-status"));
+    return div;
+  }
+
+  // A device_offline incident's standing: exempt once a covering report is verified,
+  // pending (deducted until ruled) while one is unverified, deducted when all are rejected.
+  function outageNote(i) {
+    const faults = Array.isArray(i.faults) ? i.faults : [];
+    if (i.exempt) return ["exempt", ["已查实 免扣", "verified fault: exempt"]];
+    if (i.pending) return ["pending", ["待核实 暂扣", "deducted until the IT department rules"]];
+    if (faults.length && faults.every((f) => f.status === "rejected")) {
+      return ["counted", ["非设备故障 扣分", "not a device fault: counted"]];
+    }
+    return null;
+  }
+
   function figure(pair, value, cls) {
     const div = el("div", cls);
     div.appendChild(el("dt", null)).appendChild(label(pair));
@@ -190,8 +220,9 @@
   }
 
   function renderIncident(i, c) {
-    const charged = !i.exempt && !i.pending && num(i.penalty) !== null && i.penalty > 0;
-    const cls = i.exempt ? "exempt" : i.pending ? "pending" : charged ? "counted" : "listed";
+    const charged = !i.exempt && num(i.penalty) !== null && i.penalty > 0;
+    const outage = outageNote(i);
+    const cls = outage ? outage[0] : i.exempt ? "exempt" : charged ? "counted" : "listed";
     const tr = el("tr", cls);
     tr.appendChild(el("td", "t", timeOf(i.t)));
     const kind = el("td", "kind");
@@ -201,10 +232,14 @@
     const named = i.staff && i.staff === c.staff && c.staff_name;
     tr.appendChild(el("td", "staff", named ? c.staff_name + " " + i.staff : i.staff || "—"));
     tr.appendChild(el("td", "penalty", penalty(i.penalty)));
-    const note = { exempt: ["免扣", "exempt"], pending: ["待定", "pending"],
+    const note = outage ? outage[1] : { exempt: ["免扣", "exempt"],
       counted: ["扣分", "counted"], listed: ["记录", "listed"] }[cls];
     const td = el("td", "note");
     td.appendChild(label(note));
+    (Array.isArray(i.faults) ? i.faults : []).forEach((f) => {
+      const status = FAULT_STATUS[f.status] || [String(f.status), ""];
+      td.appendChild(el("small", "fault-ref", (f.ref || "—") + " " + status[0]));
+    });
     tr.appendChild(td);
     return tr;
   }
