@@ -26,6 +26,7 @@ from edge_agent.journal import (
     ChainBroken,
     Journal,
     JournalError,
+    chain_start,
     open_for_reading,
     read_meta,
     read_records,
@@ -269,7 +270,7 @@ def _inputs(args: argparse.Namespace, config: HallConfig
             raise UsageError(f"{args.journal} is the journal of hall {hall!r}, but "
                              f"{args.config} configures hall {config.hall_id!r}")
         try:
-            for item, record in journal_events(read_records(db), parser):
+            for item, record in journal_events(read_records(db), parser, chain_start(db)):
                 yield item, record.outcome_dict()
         finally:
             db.close()

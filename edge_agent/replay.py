@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO
 
 from edge_agent.config import HallConfig
-from edge_agent.journal import Entry, Journal, Record, checked
+from edge_agent.journal import GENESIS, Entry, Journal, Record, checked
 from edge_agent.rules.engine import RulesEngine
 from edge_agent.rules.model import Decision, Display, Event, Incident, Output, TicketOpened
 from edge_agent.scoring import MonthTally
@@ -89,13 +89,15 @@ def timeline_events(stream: BinaryIO, parser: EventParser,
             yield parser.parse_line(raw, number)
 
 
-def journal_events(records: Iterable[Record], parser: EventParser
+def journal_events(records: Iterable[Record], parser: EventParser,
+                   start: tuple[int, bytes] = (1, GENESIS)
                    ) -> Iterator[tuple[Event | Tick, Record]]:
-    """The inputs a journal holds with their records, the chain checked as it is read.
+    """The inputs a journal holds with their records, the chain checked as it is read
+    (from record ``start[0]``, linked to ``start[1]``: see :func:`journal.chain_start`).
 
     An input's ``line`` is its record's sequence number.
     """
-    for r in checked(records):
+    for r in checked(records, start):
         if r.kind == "tick":
             yield Tick(r.t_us, r.seq), r
         else:
