@@ -158,10 +158,17 @@ class Journal:
         self.head_seq, self.head = seq - 1, prev
 
     def append_records(self, records: Iterable[Record]) -> int:
-        """Append records chained elsewhere (a copy of part of another journal), checked
-        against this journal's head as they go, in one durable transaction; the count."""
-        rows = [(r.seq, r.t_us, r.kind, r.event, r.outcome, r.prev, r.hash)
-                for r in checked(records, (self.head_seq + 1, self.head))]
+        """Append records chained elsewhere (a copy of part of another journal) in one
+        durable transaction; the count. Each must link to the one before it (seq and prev,
+        from this journal's head); their hashes are not recomputed here: :func:`verify`
+        the file for that."""
+        rows = []
+        seq, head = self.head_seq, self.head
+        for r in records:
+            if r.seq != seq + 1 or r.prev != head:
+                raise ChainBroken(r.seq, f"does not follow record {seq} of {self.path}")
+            rows.append((r.seq, r.t_us, r.kind, r.event, r.outcome, r.prev, r.hash))
+            seq, head = r.seq, r.hash
         if not rows:
             return 0
         db = self._db

@@ -40,8 +40,12 @@ def connect(settings: StorageSettings) -> Any:
         # A fail-over takes the cluster a few seconds: retry commands meanwhile, and
         # refresh the slot map at once when a node is gone.
         retry = Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), retries=CLUSTER_RETRIES)
-        return RedisCluster(startup_nodes=nodes, retry=retry, socket_timeout=10,
-                            socket_connect_timeout=2)
+        # reinitialize_steps=1: after a connection error re-read the slot map at once. With
+        # redis-py 6.4's default (5) a transaction's connection error is stored as if it
+        # were a MOVED redirect and every later command fails with AttributeError
+        # ('ConnectionError' object has no attribute 'host', redis-py issue #3815).
+        return RedisCluster(startup_nodes=nodes, retry=retry, reinitialize_steps=1,
+                            socket_timeout=10, socket_connect_timeout=2)
     return redis.Redis.from_url(settings.url or DEFAULT_URL)
 
 
