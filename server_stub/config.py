@@ -158,10 +158,11 @@ def _storage(t: dict[str, Any]) -> StorageSettings:
 
 
 def _node(seed: Any) -> tuple[str, int]:
-    match = re.fullmatch(r"([^:\s]+):(\d{1,5})", seed) if isinstance(seed, str) else None
+    match = re.fullmatch(r"(\[[^\]]+\]|[^:\s\[\]]+):(\d{1,5})", seed) \
+        if isinstance(seed, str) else None
     if match is None or not 0 < int(match[2]) < 65536:
         raise ConfigError(f"[storage] cluster: each seed node must be \"host:port\", got {seed!r}")
-    return match[1], int(match[2])
+    return match[1].strip("[]"), int(match[2])
 
 
 def _archive(t: dict[str, Any], base_dir: Path) -> ArchiveSettings:
