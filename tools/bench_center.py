@@ -1,11 +1,13 @@
 """Benchmark: a backlog of journal records caught up by the outbox into the center.
 
-    tools/bench center [--records 350000] [--batch 1000]
+    tools/bench center [--records 350000] [--batch 1000] [--cluster]
 
 Outbox (this process) -> center (`python -m server_stub serve`, its own process) -> a real
 redis-server, next to a raw stdlib http.server + json ingest loop (its own process, the
 same bodies, the same batch size, a keep-alive client with TCP_NODELAY) measured in the same
-run. Prints both rates in records/s and the ratio (goal: the center >= 30% of the raw loop),
+run. With --cluster, the same catch-up into a center on a local three-master Redis Cluster
+too (goal: >= 80% of the single Redis). Prints the rates in records/s and the ratios (goal:
+the center >= 30% of the raw loop),
 and the round trip of one-record batches on a kept-alive connection (a Nagle stall would show
 as about 40 ms). Files go to var/bench/center/.
 """
@@ -192,21 +194,37 @@ def process(argv: list[str], port: int, what: str, log: Path) -> Iterator[None]:
             proc.wait()
 
 
-def center_files(folder: Path) -> Path:
+def center_files(folder: Path, storage: str = "", name: str = "center.toml") -> Path:
     import hashlib
 
     (folder / "hall.toml").write_text(hall_toml())
     digest = hashlib.sha256(TOKEN.encode()).hexdigest()
-    config = folder / "center.toml"
-    config.write_text(f'[halls.{HALL}]\ntoken_sha256 = "{digest}"\nconfig = "hall.toml"\n'
-                      'region_code = "310118"\n')
+    config = folder / name
+    config.write_text(f'{storage}[halls.{HALL}]\ntoken_sha256 = "{digest}"\n'
+                      'config = "hall.toml"\nregion_code = "310118"\n')
     return config
+
+
+def cluster_rate(journal: Path, batch: int) -> float:
+    """records/s of the same catch-up into a center on a local three-master cluster."""
+    from tools.local_cluster import running_cluster
+
+    port = free_port()
+    with running_cluster(WORK / "cluster") as cluster:
+        seeds = ", ".join(f'"{h}:{p}"' for h, p in cluster.seeds)
+        config = center_files(WORK, f"[storage]\ncluster = [{seeds}]\n", "cluster.toml")
+        argv = [sys.executable, "-m", "server_stub", "serve", "--config", str(config),
+                "--listen", f"127.0.0.1:{port}", "--log-level", "warning"]
+        with process(argv, port, "center on the cluster", WORK / "center-cluster.log"):
+            return center_rate(journal, f"http://127.0.0.1:{port}", batch)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="tools/bench center", description=__doc__.split("\n")[0])
     p.add_argument("--records", type=int, default=350_000)
     p.add_argument("--batch", type=int, default=1000)
+    p.add_argument("--cluster", action="store_true",
+                   help="also into a local three-master Redis Cluster")
     args = p.parse_args(argv)
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
@@ -239,7 +257,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {'':<34}{'records/s':>12}{'1-request round trip':>24}")
     print(f"  {'raw http.server + json.loads':<34}{raw:>12,.0f}{raw_ms:>21.2f} ms")
     print(f"  {'outbox -> center -> redis-server':<34}{ours:>12,.0f}{center_ms:>21.2f} ms")
+    if args.cluster:
+        clustered = cluster_rate(journal, args.batch)
+        print(f"  {'outbox -> center -> Redis Cluster':<34}{clustered:>12,.0f}"
+              "   (3 masters, no replicas)")
     print(f"  ratio {ours / raw:.0%} of the raw loop (goal >= 30%)")
+    if args.cluster:
+        print(f"  cluster: {clustered / ours:.0%} of the single Redis (goal >= 80%), "
+              f"{clustered / raw:.0%} of the raw loop (goal >= 30%)")
     print(f"  the same one-record batch from a client without TCP_NODELAY: {nagle_ms:.2f} ms "
           "(the Nagle stall the outbox avoids)")
     shutil.rmtree(WORK, ignore_errors=True)
