@@ -140,3 +140,9 @@ def _print_row(rows: list[tuple[str, int, int, float, int, float]], baseline: in
     worth = rows[0][2] - baseline
     print(f"  {month:<8}{count:>9,}{memory / 1e6:>11.1f} MB{(memory - baseline) / worth:>8.2f}"
           f"{report_s:>8.2f}s{replayed:>10,}{archive_s:>8.1f}s", flush=True)
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())
