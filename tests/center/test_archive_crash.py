@@ -22,14 +22,15 @@ from tests.redis_server import RedisServer
 KILLS = 6
 RECORDS = 12_000  # three months and a day: Jan, Feb, Mar archived, April kept
 START = to_us(datetime(2026, 1, 1, 8, tzinfo=ZoneInfo("Asia/Shanghai")))
-STEP_US = (to_us(datetime(2026, 4, 1, 9, tzinfo=ZoneInfo("Asia/Shanghai"))) - START) \
-    // RECORDS
+END = to_us(datetime(2026, 4, 1, 9, tzinfo=ZoneInfo("Asia/Shanghai")))
 
 
 def spread_chain(n: int) -> list[Record]:
+    """``n`` chained records spread evenly from 2026-01-01 08:00 to 2026-04-01 09:00."""
     out, prev = [], GENESIS
+    step = (END - START) // n
     for seq in range(1, n + 1):
-        t_us = START + seq * STEP_US
+        t_us = START + seq * step
         event = canonical({"counter": f"A{seq % 40:02d}", "type": "rating", "n": seq})
         outcome = canonical({})
         digest = record_hash(prev, seq, t_us, "rating", event, outcome)

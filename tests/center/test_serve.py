@@ -13,6 +13,7 @@ from pathlib import Path
 
 from server_stub.config import token_digest
 from server_stub.storage import flush_all
+from server_stub.store import Store
 from tests.center.fixtures import TOKEN, VIEWER_TOKEN, auth, batch, chain, write_center
 from tests.redis_cluster import LocalCluster
 from tests.redis_server import RedisServer, free_port
@@ -135,3 +136,30 @@ def test_archive_command_bad_input_is_exit_2(tmp_path: Path) -> None:
                               check=False)
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr
         assert "Traceback" not in proc.stderr
+
+
+def test_serve_archives_closed_months_periodically(
+        tmp_path: Path, redis_server: RedisServer) -> None:
+    from tests.center.test_archive_crash import spread_chain
+
+    config = write_center(tmp_path / "center", '[archive]\ndir = "months"\nkeep_months = 0\n'
+                                               'every_hours = 0.0003\n')  # about 1 s
+    records = spread_chain(3000)  # January to April 2026
+    store = Store(redis_server.client(), tmp_path / "center" / "months")
+    store.append("test", "pi", records)
+    port = free_port()
+    proc = _serve(config, port, redis_server.url)
+    try:
+        _wait_listening(port, proc)
+        end = time.monotonic() + 30
+        while len(store.segments("test")) < 3 and time.monotonic() < end:
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=20)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert [s.month for s in store.segments("test")] == ["2026-01", "2026-02", "2026-03"], output
+    assert "archive: hall test: 3 months archived; 2026-04 is not closed" in output
+    assert list(store.records("test")) == records
