@@ -24,6 +24,7 @@ configuration ignores them (they are rebuilt by the next replay).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import pickle
@@ -59,7 +60,24 @@ def checkpoints_key(hall: str) -> str:
 
 
 def fingerprint(config: HallConfig) -> str:
-    return hashlib.sha256(repr(config).encode()).hexdigest()[:16]
+    """The same for the same configuration in every process (sets sorted: their order
+    follows string and date hashes, which differ between processes)."""
+    return hashlib.sha256(_stable(config).encode()).hexdigest()[:16]
+
+
+def _stable(value: Any) -> str:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        inner = ", ".join(f"{f.name}={_stable(getattr(value, f.name))}"
+                          for f in dataclasses.fields(value))
+        return f"{type(value).__name__}({inner})"
+    if isinstance(value, dict):
+        return "{" + ", ".join(sorted(f"{_stable(k)}: {_stable(v)}"
+                                      for k, v in value.items())) + "}"
+    if isinstance(value, set | frozenset):
+        return "{" + ", ".join(sorted(_stable(v) for v in value)) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_stable(v) for v in value) + "]"
+    return repr(value)
 
 
 @dataclass

@@ -223,3 +223,15 @@ def test_the_cache_of_a_closed_month_is_dropped_exactly_by_records_that_may_chan
     assert _cached(store) == set()  # a new staff member is listed in every month
     assert checkpoints.month_replay(store, HALL, hall.config, "2026-01").report == \
         month_report(list(store.records(HALL)), hall.config, "2026-01")
+
+
+def test_the_configuration_fingerprint_is_the_same_in_every_process() -> None:
+    """Checkpoints written by one API process are used by the others (sets of dates in the
+    configuration iterate in a per-process order)."""
+    code = ("from edge_agent.config import load_config\n"
+            "from server_stub.checkpoints import fingerprint\n"
+            "print(fingerprint(load_config('edge_agent/samples/hall.toml')))")
+    prints = {subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                             text=True, env={"PYTHONHASHSEED": seed}).stdout
+              for seed in ("1", "2", "3")}
+    assert len(prints) == 1 and len(prints.pop().strip()) == 16

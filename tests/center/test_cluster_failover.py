@@ -41,7 +41,7 @@ def test_a_master_killed_mid_catch_up_loses_nothing(
     outbox = make_outbox(journal, center.url, clock, batch=500, timeout_s=30.0,
                          retry_max_s=2.0)
     killed: int | None = None
-    head_at_kill = 0
+    head_at_kill = lost = 0
     try:
         assert center.store is not None
         store: Store = center.store
@@ -55,13 +55,17 @@ def test_a_master_killed_mid_catch_up_loses_nothing(
                 killed = failover_cluster.master_of(head_key(HALL))
                 head_at_kill = store.head(HALL).seq
                 failover_cluster.kill(killed)
+                failover_cluster.wait_ok()  # the replica is promoted
+                confirmed = outbox.status()["confirmed_seq"]
+                lost = confirmed - store.head(HALL).seq  # acknowledged, then lost: resent
         assert outbox.status()["backlog"] == 0, f"not caught up: {outbox.status()}"
         assert killed is not None, "the catch-up ended before the kill"
         failover_cluster.wait_ok()
         assert failover_cluster.master_of(head_key(HALL)) != killed  # the replica took over
         assert center_chain(store) == journal_chain(journal)  # record for record
         assert store.head(HALL).seq == total
-        print(f"killed master {killed} at head {head_at_kill} of {total}; "
+        print(f"killed master {killed} at head {head_at_kill} of {total}; acknowledged "
+              f"records lost in the fail-over and resent: {max(lost, 0)}; "
               f"outbox: {outbox.status()}")
     finally:
         outbox.stop()
