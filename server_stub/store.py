@@ -182,17 +182,26 @@ class Store:
         prev = state.base_hash if after == base else _hash_of(self._row(hall, base, after))
         seq = after + 1
         while seq <= end:
-            rows: list[bytes] = self.redis.lrange(records_key(hall), seq - base - 1,
-                                                  min(end, seq + chunk - 1) - base - 1)
-            if not rows:  # archived meanwhile: read on from the files
-                if self.head_state(hall).base < seq:
-                    raise KeyError(f"hall {hall}: no record {seq}")
+            rows = self._rows(hall, base, seq, min(end, seq + chunk - 1))
+            if rows is None:  # archived meanwhile: read on from the files
                 yield from self.records(hall, seq - 1, end, chunk)
                 return
+            if not rows:
+                raise KeyError(f"hall {hall}: no record {seq}")
             for row in rows:
                 r = decode(row, seq, prev)
                 yield r
                 seq, prev = seq + 1, r.hash
+
+    def _rows(self, hall: str, base: int, first: int, last: int) -> list[bytes] | None:
+        """Records first..last from Redis, or None if an archive run moved the base (the
+        list's indexes shifted): the base and the rows are read in one transaction."""
+        pipe: Any
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hget(head_key(hall), "base")
+            pipe.lrange(records_key(hall), first - base - 1, last - base - 1)
+            now, rows = pipe.execute()
+        return rows if int(now or 0) == base else None
 
     def _row(self, hall: str, base: int, seq: int) -> bytes:
         row: bytes | None = self.redis.lindex(records_key(hall), seq - base - 1)

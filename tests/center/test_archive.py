@@ -235,3 +235,12 @@ def test_the_configuration_fingerprint_is_the_same_in_every_process() -> None:
                              text=True, env={"PYTHONHASHSEED": seed}).stdout
               for seed in ("1", "2", "3")}
     assert len(prints) == 1 and len(prints.pop().strip()) == 16
+
+
+def test_a_read_under_way_while_months_are_archived_reads_on_from_the_files(
+        store: Store, hall: Hall) -> None:
+    records = sent(store, hall)
+    reading = store.records(HALL, chunk=100)
+    first = [next(reading) for _ in range(150)]
+    archive_hall(store, HALL, hall.config.tz, "2026-04")  # the list's indexes shift
+    assert first + list(reading) == records
