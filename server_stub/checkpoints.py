@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import pickle
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -53,6 +54,8 @@ from server_stub.store import (
     report_devices_key,
     reports_key,
 )
+
+log = logging.getLogger("server_stub.checkpoints")
 
 
 def checkpoints_key(hall: str) -> str:
@@ -152,7 +155,12 @@ def latest_before(store: Store, hall: str, config: HallConfig, month: str
     wanted = fingerprint(config)
     for name in sorted((m.decode() for m in raw), reverse=True):
         if name < month:
-            point: Checkpoint = pickle.loads(raw[name.encode()])
+            try:
+                point: Checkpoint = pickle.loads(raw[name.encode()])
+            except Exception as exc:  # written by another version of the code: replay instead
+                log.warning("hall %s: checkpoint %s does not load (%s); not used", hall, name,
+                            exc)
+                continue
             if point.config == wanted:
                 return point
     return None

@@ -244,3 +244,14 @@ def test_a_read_under_way_while_months_are_archived_reads_on_from_the_files(
     first = [next(reading) for _ in range(150)]
     archive_hall(store, HALL, hall.config.tz, "2026-04")  # the list's indexes shift
     assert first + list(reading) == records
+
+
+def test_a_checkpoint_that_does_not_load_is_skipped(
+        store: Store, hall: Hall, expected: dict[str, dict[str, Any]]) -> None:
+    sent(store, hall)
+    checkpoints.replay(store, HALL, hall.config, "2026-04")  # checkpoints Jan, Feb, Mar
+    store.redis.hset(checkpoints.checkpoints_key(HALL), "2026-03", b"not a pickle")
+    point = checkpoints.latest_before(store, HALL, hall.config, "2026-04")
+    assert point is not None and point.month == "2026-02"
+    assert checkpoints.replay(store, HALL, hall.config, "2026-04")[0].report == \
+        expected["2026-04"]
