@@ -31,7 +31,7 @@ class ClusterError(RuntimeError):
 
 
 START_TIMEOUT_S = 30.0
-NODE_TIMEOUT_MS = 1000  # a master unreachable this long is failed over to its replica
+NODE_TIMEOUT_MS = 3000  # a master unreachable this long is failed over to its replica
 
 
 def _free_pair(taken: set[int]) -> int:
@@ -87,6 +87,25 @@ class LocalCluster:
             raise ClusterError(f"redis-cli --cluster create failed:\n{done.stdout}\n"
                                f"{done.stderr}")
         self.wait_ok()
+        if self.replicas:
+            self._wait_replicas_synced()
+
+    def _wait_replicas_synced(self) -> None:
+        """Until every replica finished its first sync: one that has not cannot be promoted
+        (a master killed before that is never failed over)."""
+        end = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < end:
+            synced = 0
+            for port in self.ports:
+                with redis.Redis(host=HOST, port=port) as c:
+                    info = c.info("replication")
+                if info.get("role") == "slave" and info.get("master_link_status") == "up" \
+                        and not info.get("master_sync_in_progress"):
+                    synced += 1
+            if synced == self.masters * self.replicas:
+                return
+            time.sleep(0.1)
+        raise ClusterError("the replicas did not finish their first sync")
 
     def _start_node(self, port: int) -> None:
         folder = self.folder / str(port)
@@ -141,6 +160,21 @@ class LocalCluster:
                                          for p in self.live_ports()]) as c:
             node = c.get_node_from_key(key)
             return int(node.port)
+
+    def wait_promoted(self, key: str, old: int, timeout: float = 60.0) -> int:
+        """Until a master other than ``old`` serves ``key``'s slot (a replica took over) and
+        the cluster is ok again; the new master's port."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                port = self.master_of(key)
+            except redis.RedisError:
+                port = old
+            if port != old:
+                self.wait_ok(max(1.0, end - time.monotonic()))
+                return port
+            time.sleep(0.1)
+        raise ClusterError(f"no replica took over {key}'s slot from {old} in {timeout:.0f} s")
 
     def kill(self, port: int) -> None:
         proc = self.procs[port]
