@@ -27,6 +27,7 @@ from edge_agent.journal import (
     ChainBroken,
     Journal,
     JournalError,
+    chain_start,
     open_for_reading,
     read_meta,
     read_records,
@@ -179,7 +180,8 @@ def _replay(args: argparse.Namespace, config: HallConfig, month: str,
     db = _open_journal(args, config)
     try:
         checked = JournalReplay(config, month, rules_versions(db))
-        for item, record in journal_events(read_records(db), EventParser(config.scale)):
+        for item, record in journal_events(read_records(db), EventParser(config.scale),
+                                           chain_start(db)):
             write(checked.feed(item, record))
         write(checked.finish())
     finally:

@@ -113,9 +113,10 @@ class Journal:
             raise JournalError(f"{self.path}: not a journal ({exc})") from None
         row = self._db.execute(
             "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
-        self.head_seq: int = row[0] if row else 0
-        self.head: bytes = row[1] if row else GENESIS
-        if not self.head_seq and read_meta(self._db, RULES_VERSIONS) is None:
+        start_seq, start_prev = chain_start(self._db)
+        self.head_seq: int = row[0] if row else start_seq - 1
+        self.head: bytes = row[1] if row else start_prev
+        if row is None and read_meta(self._db, RULES_VERSIONS) is None:
             self.claim_rules_version(RULES_VERSION)  # a new journal: decided by these rules
 
     def _claim_format(self) -> None:
@@ -153,6 +154,46 @@ class Journal:
         first = self.head_seq + 1
         self.head_seq, self.head = seq, head
         return list(range(first, seq + 1))
+
+    def start_at(self, seq: int, prev: bytes) -> None:
+        """Make an empty journal a segment of a longer chain: its first record will be
+        ``seq``, linked to ``prev`` (the center's archive of one month is such a segment)."""
+        if self._db.execute("SELECT 1 FROM records LIMIT 1").fetchone() is not None:
+            raise JournalError(f"{self.path}: holds records already; a segment starts empty")
+        self.set_meta("first_seq", str(seq))
+        self.set_meta("first_prev", prev.hex())
+        self.head_seq, self.head = seq - 1, prev
+
+    def append_records(self, records: Iterable[Record]) -> int:
+        """Append records chained elsewhere (a copy of part of another journal) in one
+        durable transaction; the count. Each must link to the one before it (seq and prev,
+        from this journal's head); their hashes are not recomputed here: :func:`verify`
+        the file for that."""
+        rows = []
+        seq, head = self.head_seq, self.head
+        for r in records:
+            if r.seq != seq + 1 or r.prev != head:
+                raise ChainBroken(r.seq, f"does not follow record {seq} of {self.path}")
+            rows.append((r.seq, r.t_us, r.kind, r.event, r.outcome, r.prev, r.hash))
+            seq, head = r.seq, r.hash
+        if not rows:
+            return 0
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self.head_seq, self.head = rows[-1][0], rows[-1][6]
+        return len(rows)
+
+    def seal(self) -> None:
+        """Fold the write-ahead log into the file and leave WAL mode, so the file alone is
+        the whole journal (a copy to keep elsewhere, as the center's archive)."""
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._db.execute("PRAGMA journal_mode=DELETE")
 
     def set_meta(self, key: str, value: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
@@ -239,9 +280,24 @@ def read_records(db: sqlite3.Connection, after: int = 0) -> Iterator[Record]:
             yield Record(*row)
 
 
-def checked(records: Iterable[Record]) -> Iterator[Record]:
-    """Pass records through, raising :class:`ChainBroken` at the first break of the chain."""
-    expected_seq, head = 1, GENESIS
+def chain_start(db: sqlite3.Connection) -> tuple[int, bytes]:
+    """(first seq, the hash it links to): (1, GENESIS) for an agent's journal; a segment of a
+    longer chain (a month archived at the center) names them in its meta table."""
+    seq, prev = read_meta(db, "first_seq"), read_meta(db, "first_prev")
+    if seq is None or prev is None:
+        return 1, GENESIS
+    try:
+        return int(seq), bytes.fromhex(prev)
+    except ValueError:
+        raise JournalError(f"meta first_seq / first_prev are not a record number and a "
+                           f"hash: {seq!r}, {prev!r}") from None
+
+
+def checked(records: Iterable[Record], start: tuple[int, bytes] = (1, GENESIS)
+            ) -> Iterator[Record]:
+    """Pass records through, raising :class:`ChainBroken` at the first break of the chain
+    (which begins at record ``start[0]``, linked to the hash ``start[1]``)."""
+    expected_seq, head = start
     for r in records:
         problem = _break(r, expected_seq, head)
         if problem is not None:
@@ -269,9 +325,14 @@ def _break(r: Record, expected_seq: int, head: bytes) -> str | None:
 def verify(path: str | Path, expect_head: bytes | None = None) -> Verification:
     """Walk the whole chain; report the first break, or a head that differs from ``expect_head``."""
     db = open_for_reading(path)
-    count, seq, head = 0, 0, GENESIS
     try:
-        for r in checked(read_records(db)):
+        start = chain_start(db)
+    except JournalError as exc:
+        db.close()
+        return Verification(0, 0, GENESIS, str(exc))
+    count, seq, head = 0, start[0] - 1, start[1]
+    try:
+        for r in checked(read_records(db), start):
             count, seq, head = count + 1, r.seq, r.hash
     except ChainBroken as exc:
         return Verification(count, seq, head, str(exc))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO
 
 from edge_agent.config import HallConfig
-from edge_agent.journal import Entry, Journal, Record, checked
+from edge_agent.journal import GENESIS, Entry, Journal, Record, checked
 from edge_agent.rules.engine import RulesEngine
 from edge_agent.rules.model import (
     RULES_VERSION,
@@ -98,13 +98,15 @@ def timeline_events(stream: BinaryIO, parser: EventParser,
             yield parser.parse_line(raw, number)
 
 
-def journal_events(records: Iterable[Record], parser: EventParser
+def journal_events(records: Iterable[Record], parser: EventParser,
+                   start: tuple[int, bytes] = (1, GENESIS)
                    ) -> Iterator[tuple[Event | Tick, Record]]:
-    """The inputs a journal holds with their records, the chain checked as it is read.
+    """The inputs a journal holds with their records, the chain checked as it is read
+    (from record ``start[0]``, linked to ``start[1]``: see :func:`journal.chain_start`).
 
     An input's ``line`` is its record's sequence number.
     """
-    for r in checked(records):
+    for r in checked(records, start):
         if r.kind == "tick":
             yield Tick(r.t_us, r.seq), r
         else:
@@ -247,7 +249,10 @@ class JournalComparison:
             self._final_then[_key(i)] = (i["exempt"], i["pending"])
         incidents_now = []
         for o in outputs:
-            if isinstance(o, Incident):
+            if isinstance(o, IncidentChanged):  # may be of an incident before a checkpoint
+                o = o.incident
+                self._final_now[(o.counter, o.line, o.kind, o.device)] = o
+            elif isinstance(o, Incident):
                 if o.faults is not None or not self.per_record:
                     self._final_now[(o.counter, o.line, o.kind, o.device)] = o
                 else:
@@ -303,8 +308,10 @@ class JournalReplay:
     with the reading that explains it, not a disagreement."""
 
     def __init__(self, config: HallConfig, month: str,
-                 versions: list[tuple[int, int]] | None = None) -> None:
-        self.replayer = Replayer(config, month)
+                 versions: list[tuple[int, int]] | None = None,
+                 replayer: Replayer | None = None) -> None:
+        # A replayer resumed from a checkpoint goes on from there (the center's reports).
+        self.replayer = replayer or Replayer(config, month)
         self.comparison = JournalComparison()
         self.changes = JournalComparison(labels=("version 1 gave", f"version {RULES_VERSION} "
                                                  "gives"), explain=self._why, per_record=False)

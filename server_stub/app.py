@@ -149,20 +149,23 @@ class Center:
         return Response(text, media_type=MONTH_FILES[name])
 
     def _render(self, entry: HallEntry, month: str, name: str) -> str:
-        from server_stub import export, reports  # the report code, imported when first used
+        # the report code, imported when first used
+        from server_stub import checkpoints, export, reports
 
-        records = self.store.records(entry.id)
-        config = entry.config
+        config, store, hall = entry.config, self.store, entry.id
         try:
             if name.startswith("export."):
-                rows = export.haochaping_rows(records, config, month, entry.region_code)
+                def replay(sink: reports.Sink) -> reports.MonthReplay:
+                    return checkpoints.replay(store, hall, config, month, sink)[0]
+
+                rows = export.haochaping_rows((), config, month, entry.region_code, replay)
                 return export.render_export(rows, name.split(".")[1])
+            result = checkpoints.month_replay(store, hall, config, month)
             if name == "report.html":
-                replay = reports.replay_month(records, config, month)
-                return reports.render_html(replay.report, hall_name=entry.id,
-                                           evidence=replay.evidence,
+                return reports.render_html(result.report, hall_name=entry.id,
+                                           evidence=result.evidence,
                                            counter_names=config.counters)
-            report = reports.month_report(records, config, month)
+            report = result.report
             if name == "report.json":
                 return _json(report)
             return reports.render_csv(report, "counter" if "counters" in name else "staff")

@@ -7,6 +7,15 @@
     [viewer]                      # optional: the token that may read every hall's reports
     token_sha256 = "<hex>"
 
+    [storage]                     # optional: where the records are kept (else serve --redis)
+    url = "redis://127.0.0.1:6379/0"                  # one Redis server, or:
+    cluster = ["10.0.0.1:7000", "10.0.0.2:7000"]      # a Redis Cluster's seed nodes
+
+    [archive]                     # optional: closed months moved out of Redis to files
+    dir = "/var/lib/window-eval/archive"              # relative to center.toml
+    keep_months = 1               # serve's periodic run keeps this many closed months
+    every_hours = 24              # how often serve runs it (0: only the archive command)
+
     [halls.qingpu]
     token_sha256 = "<hex sha256 of the agent's token>"
     it_token_sha256 = "<hex>"     # optional: the IT department's credential (rulings)
@@ -37,6 +46,7 @@ from edge_agent.config import (
     _only,
     load_config,
 )
+from server_stub.storage import StorageSettings
 
 DEFAULT_MAX_BODY = 16 << 20
 DEFAULT_MAX_RECORDS = 20_000
@@ -56,11 +66,20 @@ class HallEntry:
 
 
 @dataclass(frozen=True)
+class ArchiveSettings:
+    dir: Path
+    keep_months: int = 1
+    every_hours: float = 24.0
+
+
+@dataclass(frozen=True)
 class CenterSettings:
     halls: dict[str, HallEntry] = field(default_factory=dict)
     viewer_sha256: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY
     max_batch_records: int = DEFAULT_MAX_RECORDS
+    storage: StorageSettings | None = None  # None: serve's --redis
+    archive: ArchiveSettings | None = None
 
     def hall_by_token(self, token: str) -> HallEntry | None:
         digest = token_digest(token)
@@ -91,7 +110,7 @@ def load_center_config(path: str | Path) -> CenterSettings:
 
 
 def build_center_config(raw: dict[str, Any], base_dir: Path) -> CenterSettings:
-    _only(raw, "", {"server", "viewer", "halls"})
+    _only(raw, "", {"server", "viewer", "halls", "storage", "archive"})
     server = _as_table(raw.get("server", {}), "server")
     _only(server, "server", {"max_body_bytes", "max_batch_records"})
     viewer = _as_table(raw.get("viewer", {}), "viewer")
@@ -101,6 +120,9 @@ def build_center_config(raw: dict[str, Any], base_dir: Path) -> CenterSettings:
         viewer_sha256=_digest(viewer, "viewer") if viewer else None,
         max_body_bytes=_positive_int(server, "max_body_bytes", DEFAULT_MAX_BODY),
         max_batch_records=_positive_int(server, "max_batch_records", DEFAULT_MAX_RECORDS),
+        storage=_storage(_as_table(raw["storage"], "storage")) if "storage" in raw else None,
+        archive=_archive(_as_table(raw["archive"], "archive"), base_dir)
+        if "archive" in raw else None,
     )
     _distinct_tokens(settings)
     return settings
@@ -132,6 +154,40 @@ def _halls(raw: dict[str, Any], base_dir: Path) -> dict[str, HallEntry]:
         out[hall_id] = HallEntry(hall_id, _digest(t, where), config, region, it_digest,
                                  days)
     return out
+
+
+def _storage(t: dict[str, Any]) -> StorageSettings:
+    _only(t, "storage", {"url", "cluster"})
+    if ("url" in t) == ("cluster" in t):
+        raise ConfigError("[storage]: give either url (one Redis) or cluster (seed nodes)")
+    if "url" in t:
+        url: str = _get(t, "storage", "url", str, "")
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(f"[storage] url: must be a redis:// URL, got {url!r}")
+        return StorageSettings(url=url)
+    seeds = t["cluster"]
+    if not isinstance(seeds, list) or not seeds:
+        raise ConfigError("[storage] cluster: must be a list of \"host:port\" seed nodes")
+    return StorageSettings(cluster=tuple(_node(seed) for seed in seeds))
+
+
+def _node(seed: Any) -> tuple[str, int]:
+    match = re.fullmatch(r"(\[[^\]]+\]|[^:\s\[\]]+):(\d{1,5})", seed) \
+        if isinstance(seed, str) else None
+    if match is None or not 0 < int(match[2]) < 65536:
+        raise ConfigError(f"[storage] cluster: each seed node must be \"host:port\", got {seed!r}")
+    return match[1].strip("[]"), int(match[2])
+
+
+def _archive(t: dict[str, Any], base_dir: Path) -> ArchiveSettings:
+    _only(t, "archive", {"dir", "keep_months", "every_hours"})
+    if "dir" not in t:
+        raise ConfigError("[archive] dir: missing (the folder of the month files)")
+    keep: int = _get(t, "archive", "keep_months", int, 1)
+    every: float = _get(t, "archive", "every_hours", float, 24.0)
+    if keep < 0 or every < 0:
+        raise ConfigError("[archive] keep_months and every_hours: must be 0 or more")
+    return ArchiveSettings(base_dir / _get(t, "archive", "dir", str, ""), keep, every)
 
 
 def _digest(t: dict[str, Any], where: str, key: str = "token_sha256") -> str:

@@ -37,7 +37,7 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from edge_agent.config import HallConfig
@@ -45,7 +45,9 @@ from edge_agent.journal import Record
 from edge_agent.rules.calendar import from_us
 from edge_agent.rules.model import Decision, Output
 from edge_agent.scoring import month_bounds
-from server_stub.reports import check_month, replay_month
+from server_stub.reports import MonthReplay, Sink, check_month, replay_month
+
+Replay = Callable[[Sink], MonthReplay]
 
 FIELDS = ("办件编号", "评价渠道", "评价人", "评价时间", "评价次数", "满意度", "满意度代码",
           "文字评价", "行政区划")
@@ -74,7 +76,7 @@ class ExportError(ValueError):
 
 
 def haochaping_rows(records: Iterable[Record], config: HallConfig, month: str,
-                    region_code: str) -> list[dict[str, str]]:
+                    region_code: str, replay: Replay | None = None) -> list[dict[str, str]]:
     """The month's accepted ratings of a hall's chain, one table-9 row each."""
     check_month(month)
     if not isinstance(region_code, str) or not FORMATS["行政区划"].fullmatch(region_code):
@@ -87,7 +89,10 @@ def haochaping_rows(records: Iterable[Record], config: HallConfig, month: str,
         accepted.extend(o for o in outputs if isinstance(o, Decision) and o.accepted
                         and start <= o.t < end)
 
-    replay_month(records, config, month, keep)
+    if replay is None:
+        replay_month(records, config, month, keep)
+    else:  # the center's replay from a checkpoint (records are then ignored)
+        replay(keep)
     counts: dict[str, int] = {}
     rows = []
     for d in accepted:

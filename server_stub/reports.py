@@ -10,7 +10,8 @@ counter and staff member is the agent's replay by construction.
   time, kind) and where the replay disagrees with what the journal recorded.
 - :func:`render_csv`, :func:`render_html`: the report for a spreadsheet and for people.
 
-Records must be the hall's whole chain from record 1 in sequence order: the rules are a state
+Records must be the hall's whole chain from record 1 (or from a checkpoint's record:
+:mod:`server_stub.checkpoints`) in sequence order: the rules are a state
 machine, so a month's figures depend on what came before it (who was logged in, a pause or an
 outage that began the month before); and the chain is checked as it is read. Records of other
 months are replayed for that state but not counted. Errors: :class:`ReportError` for a bad
@@ -31,8 +32,8 @@ from typing import Any
 
 from edge_agent.cli import deduction_text
 from edge_agent.config import HallConfig
-from edge_agent.journal import Record
-from edge_agent.replay import JournalReplay, journal_events
+from edge_agent.journal import GENESIS, Record
+from edge_agent.replay import JournalReplay, Replayer, journal_events
 from edge_agent.rules.model import Incident, Output
 from edge_agent.scoring import Row
 from edge_agent.timeline import EventParser, format_time
@@ -66,10 +67,14 @@ def check_month(month: str) -> str:
 
 
 def replay_month(records: Iterable[Record], config: HallConfig, month: str,
-                 sink: Sink | None = None) -> MonthReplay:
-    """Replay a hall's chain and score ``month``; ``sink`` sees every output (export)."""
-    checked = JournalReplay(config, check_month(month))
-    for item, record in journal_events(records, EventParser(config.scale)):
+                 sink: Sink | None = None, replayer: Replayer | None = None,
+                 start: tuple[int, bytes] = (1, GENESIS)) -> MonthReplay:
+    """Replay a hall's chain and score ``month``; ``sink`` sees every output (export).
+
+    ``replayer`` and ``start``: a replayer resumed from a checkpoint (the rules' state after
+    record ``start[0] - 1``, whose hash is ``start[1]``), and ``records`` from there."""
+    checked = JournalReplay(config, check_month(month), replayer=replayer)
+    for item, record in journal_events(records, EventParser(config.scale), start):
         outputs = checked.feed(item, record)
         if sink is not None:
             sink(outputs)

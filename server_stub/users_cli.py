@@ -17,6 +17,7 @@ import redis
 from edge_agent.config import ConfigError
 from server_stub.accounts import ROLES, AccountError, Accounts
 from server_stub.config import load_center_config
+from server_stub.storage import chosen, connect
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,7 +37,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     for p, run in ((add, cmd_add), (passwd, cmd_passwd), (disable, cmd_disable),
                    (listing, cmd_list)):
         p.add_argument("--config", required=True, help="the center's TOML file")
-        p.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="Redis URL")
+        p.add_argument("--redis", help="Redis URL (default: [storage] of the config, else "
+                                        "the local Redis)")
         if p is add or p is passwd:
             p.add_argument("--confirm", action="store_true",
                            help="from a pipe, read the password twice (two equal lines)")
@@ -45,7 +47,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def _open(args: argparse.Namespace) -> tuple[Accounts, set[str]]:
     settings = load_center_config(args.config)
-    return Accounts(redis.Redis.from_url(args.redis)), set(settings.halls)
+    return Accounts(connect(chosen(args.redis, settings.storage))), set(settings.halls)
 
 
 def read_password(confirm: bool) -> str:
@@ -82,7 +84,8 @@ def _run(args: argparse.Namespace, action: str) -> int:
         print(f"server_stub user: error: {exc}", file=sys.stderr)
         return 2
     except redis.RedisError as exc:
-        print(f"server_stub user: error: Redis at {args.redis}: {exc}", file=sys.stderr)
+        print(f"server_stub user: error: storage ({args.redis or 'the configured Redis'}): "
+              f"{exc}", file=sys.stderr)
         return 3
     return 0
 

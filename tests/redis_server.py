@@ -2,7 +2,8 @@
 AOF persistence in a tmp folder, no RDB snapshots; plus fakeredis for the same tests.
 
 Fixtures (import them into a conftest): `redis_server` (a started RedisServer), `fake_redis`
-(a fakeredis client), and `store`, parametrized to run a test once on each ("real", "fake").
+(a fakeredis client), and `store`, parametrized to run a test once on each ("real", "fake",
+"cluster": the last needs `local_cluster` from tests/redis_cluster.py in the conftest too).
 `running_redis(folder)` gives other scopes. The server is always stopped at the end.
 """
 
@@ -22,6 +23,7 @@ import fakeredis
 import pytest
 import redis
 
+from server_stub.storage import flush_all
 from server_stub.store import Store
 
 HOST = "127.0.0.1"
@@ -141,13 +143,21 @@ def fake_redis() -> Iterator[redis.Redis]:
     client.close()
 
 
-@pytest.fixture(params=["real", "fake"])
+@pytest.fixture(params=["real", "fake", "cluster"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """The center's store on a real redis-server, then the same test on fakeredis."""
+    """The center's store on a real redis-server, then the same test on fakeredis, then on
+    a real three-master Redis Cluster (one for the session, emptied for each test)."""
+    archive = tmp_path / "archive"
     if request.param == "fake":
         client: redis.Redis = fakeredis.FakeRedis(server=fakeredis.FakeServer())
-        yield Store(client)
+        yield Store(client, archive)
         client.close()
         return
+    if request.param == "cluster":
+        cluster = request.getfixturevalue("local_cluster")
+        with cluster.client() as cluster_client:
+            flush_all(cluster_client)
+            yield Store(cluster_client, archive)
+        return
     with running_redis(tmp_path / "redis") as server, server.client() as client:
-        yield Store(client)
+        yield Store(client, archive)

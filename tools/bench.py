@@ -9,6 +9,8 @@
                                 # glyph lookup time (MicroPython unix port)
     tools/bench live            # the running agent over MQTT next to raw broker/fsync figures
     tools/bench center          # 350k-record backlog catch-up next to a raw HTTP+JSON ingest
+    tools/bench center --cluster    # the same, also into a local three-master Redis Cluster
+    tools/bench archive [--counters 100]  # a year of a hall, month by month, archiving on
 
 Files go to var/bench/ on the project's own disk (a tmpfs /tmp would make fsync free).
 """
@@ -154,9 +156,10 @@ def _fresh(fn: Callable[[list[Entry], int, Path], float], entries: list[Entry],
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="tools/bench", description=__doc__.split("\n")[0])
     p.add_argument("what", nargs="*", default=[],
-                   choices=("replay", "journal", "firmware", "screens", "live", "center", []))
+                   choices=("replay", "journal", "firmware", "screens", "live", "center", "archive",
+                            []))
     p.add_argument("--counters", type=int, default=100)
-    args = p.parse_args(argv)
+    args, rest = p.parse_known_args(argv)  # the rest: options of `center` and `archive`
     what = args.what or ["replay", "journal", "firmware", "live", "center"]
     WORK.mkdir(parents=True, exist_ok=True)
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}, "
@@ -180,7 +183,11 @@ def main(argv: list[str] | None = None) -> int:
     if "center" in what:
         from tools import bench_center
 
-        bench_center.main([])
+        bench_center.main(rest)
+    if "archive" in what:
+        from tools import bench_archive
+
+        bench_archive.main(["--counters", str(args.counters), *rest])
     return 0
 
 

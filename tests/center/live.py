@@ -1,5 +1,6 @@
 """The center's real HTTP server (uvicorn) in a thread of the test process, on a loopback
-port that stays the same across stop() and start(), storing into a real redis-server."""
+port that stays the same across stop() and start(), storing into a real redis-server (a URL)
+or a Redis Cluster (StorageSettings)."""
 
 from __future__ import annotations
 
@@ -8,19 +9,21 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
-import redis
 import uvicorn
 
 from server_stub.app import create_app
 from server_stub.config import CenterSettings
+from server_stub.storage import StorageSettings, connect
 from server_stub.store import Store
 from tests.redis_server import free_port
 
 
 class LiveCenter:
-    def __init__(self, settings: CenterSettings, redis_url: str, port: int | None = None,
+    def __init__(self, settings: CenterSettings, redis_url: str | StorageSettings,
+                 port: int | None = None,
                  ssl: tuple[Path, Path] | None = None) -> None:
         self.settings = settings
         self.ssl = ssl  # (certificate, key): serve HTTPS
@@ -28,7 +31,7 @@ class LiveCenter:
         self.port = port or free_port()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
-        self._client: redis.Redis | None = None
+        self._client: Any = None
         self.store: Store | None = None
 
     @property
@@ -36,7 +39,9 @@ class LiveCenter:
         return f"{'https' if self.ssl else 'http'}://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self._client = redis.Redis.from_url(self.redis_url)
+        storage = self.redis_url if isinstance(self.redis_url, StorageSettings) \
+            else StorageSettings(url=self.redis_url)
+        self._client = connect(storage)
         self.store = Store(self._client)
         config = uvicorn.Config(create_app(self.settings, self.store), host="127.0.0.1",
                                 port=self.port, log_level="warning", lifespan="off",
@@ -61,7 +66,7 @@ class LiveCenter:
 
 
 @contextmanager
-def live_center(settings: CenterSettings, redis_url: str) -> Iterator[LiveCenter]:
+def live_center(settings: CenterSettings, redis_url: str | StorageSettings) -> Iterator[LiveCenter]:
     center = LiveCenter(settings, redis_url)
     center.start()
     try:

@@ -54,6 +54,15 @@ def test_tokens_are_matched_by_digest(tmp_path: Path) -> None:
     ('[server]\nmax_body = 1\n', "[server] max_body: unknown key"),
     ('[hall]\nid = "x"\n', "hall: unknown section"),
     ('[halls.test]\ntoken_sha256 = "', "not valid TOML"),
+    ('[storage]\n', "[storage]: give either url (one Redis) or cluster (seed nodes)"),
+    ('[storage]\nurl = "r://x"\ncluster = ["a:1"]\n', "[storage]: give either url"),
+    ('[storage]\nurl = "http://x"\n', "[storage] url: must be a redis:// URL"),
+    ('[storage]\ncluster = []\n', "[storage] cluster: must be a list of"),
+    ('[storage]\ncluster = ["10.0.0.1"]\n', "each seed node must be \"host:port\", got "
+                                           "'10.0.0.1'"),
+    ('[storage]\nsentinel = 1\n', "[storage] sentinel: unknown key"),
+    ('[archive]\nkeep_months = 1\n', "[archive] dir: missing"),
+    ('[archive]\ndir = "a"\nevery_hours = -1\n', "must be 0 or more"),
 ])
 def test_errors_name_the_file_and_the_key(tmp_path: Path, text: str, message: str) -> None:
     write_center(tmp_path)
@@ -63,3 +72,16 @@ def test_errors_name_the_file_and_the_key(tmp_path: Path, text: str, message: st
         load_center_config(path)
     assert str(caught.value).startswith(f"{path}: ")
     assert message in str(caught.value)
+
+
+def test_storage_and_archive_sections(tmp_path: Path) -> None:
+    settings = load_center_config(write_center(
+        tmp_path, '[storage]\ncluster = ["10.0.0.1:7000", "[::1]:7001"]\n'
+                  '[archive]\ndir = "months"\nkeep_months = 2\n'))
+    assert settings.storage is not None and settings.storage.url is None
+    assert settings.storage.cluster == (("10.0.0.1", 7000), ("::1", 7001))
+    assert settings.archive is not None and settings.archive.dir == tmp_path / "months"
+    assert (settings.archive.keep_months, settings.archive.every_hours) == (2, 24.0)
+    single = load_center_config(write_center(tmp_path, '[storage]\nurl = "redis://h:1/2"\n'))
+    assert single.storage is not None and single.storage.url == "redis://h:1/2"
+    assert single.archive is None and load_center_config(write_center(tmp_path)).storage is None
