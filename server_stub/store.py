@@ -39,9 +39,9 @@ from server_stub.errors import Rejection, schema_error
 VERDICTS = ("device_fault", "not_device_fault")
 STATUS_OF = {"device_fault": "verified", "not_device_fault": "rejected"}
 CENTER_REF = re.compile(r"center-([1-9][0-9]{0,14})")
-# Substrings that mark a journal event the ref index needs (canonical JSON: no spaces), so
-# the other records are not parsed at ingest.
-_FAULT_MARKS = ('"type":"fault_report"', '"type":"fault_cleared"')
+# What marks a journal event the ref index may need (canonical JSON: no spaces), so the
+# other records are not parsed at ingest (one substring test a record).
+_FAULT_MARK = '"type":"fault_'
 
 _UTC = ZoneInfo("UTC")
 READ_CHUNK = 5000
@@ -232,11 +232,12 @@ def fault_index(records: Sequence[Record]) -> tuple[dict[str, str], dict[str, in
     refs: dict[str, str] = {}
     cleared: dict[str, int] = {}
     for r in records:
-        if r.kind != "event" or not any(mark in r.event for mark in _FAULT_MARKS):
+        # The live agent journals events as kind "event", `edge_agent record` as their type.
+        if _FAULT_MARK not in r.event or r.kind == "tick":
             continue
         event = json.loads(r.event)
         device = event.get("device")
-        if not isinstance(device, str):
+        if not isinstance(device, str) or event["type"] not in ("fault_report", "fault_cleared"):
             continue
         if event["type"] == "fault_cleared":
             cleared[device] = max(cleared.get(device, 0), r.t_us)

@@ -40,8 +40,11 @@ def journal(events: list[tuple[str, dict[str, Any]]]) -> list[Record]:
     return out
 
 
-def fault_event(kind: str, device: str = "P-A01", **extra: Any) -> tuple[str, dict[str, Any]]:
-    return "event", {"t": "x", "type": kind, "counter": "A01", "device": device, **extra}
+def fault_event(kind: str, device: str = "P-A01", record_kind: str = "event", **extra: Any
+                ) -> tuple[str, dict[str, Any]]:
+    """A journal record of a fault event: kind "event" as the live agent writes it, or the
+    event's type as `edge_agent record` does."""
+    return record_kind, {"t": "x", "type": kind, "counter": "A01", "device": device, **extra}
 
 
 def send(api: TestClient, records: list[Record]) -> None:
@@ -107,7 +110,8 @@ def test_the_journal_s_repair_records_are_indexed_at_ingest_and_can_be_ruled(
         fault_event("device_down"),
         fault_event("fault_report", ref=KEYPAD_REF, source="staff", reason="staff keypad"),
         fault_event("fault_report", device="P-A02", ref="P-A02-20260302093000",
-                    source="pad", reason="selftest failed: sensor"),
+                    source="pad", reason="selftest failed: sensor",
+                    record_kind="fault_report"),
         fault_event("fault_report", ref="center-9", source="staff", reason="center:9: x"),
         fault_event("fault_report", reason="no ref: a journal written before version 2"),
     ]))
