@@ -186,11 +186,12 @@ class Store:
                   "t": from_us(when, _UTC).isoformat()}
         return self.add_fault(hall, ruling)
 
-    def fault_records(self, hall: str) -> list[dict[str, Any]]:
+    def fault_records(self, hall: str, verification: bool = True) -> list[dict[str, Any]]:
         """Every repair record of the hall, oldest first: ``device``, ``ref``, ``source``,
         ``t_us``, ``reason``, ``open`` (not cleared since), ``status`` (``unverified``,
         ``verified``, ``rejected``: RULES.md §3, the latest ruling wins) and its
-        ``rulings``."""
+        ``rulings``. ``verification``: the hall's ``[rules] fault_verification``; false,
+        every record starts verified."""
         records: dict[tuple[str, str], dict[str, Any]] = {}
         rulings: list[dict[str, Any]] = []
         cleared: dict[str, int] = {}
@@ -198,7 +199,8 @@ class Store:
             device, ref = field.decode().split(" ", 1)
             held = json.loads(value)
             records[(device, ref)] = _record(device, ref, held["source"], held["t_us"],
-                                             held.get("reason", ""), f"journal #{held['seq']}")
+                                             held.get("reason", ""), f"journal #{held['seq']}",
+                                             verification)
         for device, t_us in self.redis.hgetall(cleared_key(hall)).items():
             cleared[device.decode()] = int(t_us)
         for entry in self.faults(hall, 0, 1 << 40):
@@ -206,7 +208,8 @@ class Store:
             if entry["kind"] == "report":
                 ref = f"center-{entry['ref']}"
                 records[(device, ref)] = _record(device, ref, entry["source"], entry["t_us"],
-                                                 entry["reason"], entry["filed_by"])
+                                                 entry["reason"], entry["filed_by"],
+                                                 verification)
             elif entry["kind"] == "cleared":
                 cleared[device] = max(cleared.get(device, 0), entry["t_us"])
             else:
@@ -261,10 +264,11 @@ def _entry(number: int, row: bytes) -> dict[str, Any]:
     return {"ref": number, **entry}
 
 
-def _record(device: str, ref: str, source: str, t_us: int, reason: str,
-            filed_by: str) -> dict[str, Any]:
+def _record(device: str, ref: str, source: str, t_us: int, reason: str, filed_by: str,
+            verification: bool) -> dict[str, Any]:
+    trusted = source == "it" or not verification
     return {"device": device, "ref": ref, "source": source, "t_us": t_us, "reason": reason,
-            "filed_by": filed_by, "status": "verified" if source == "it" else "unverified",
+            "filed_by": filed_by, "status": "verified" if trusted else "unverified",
             "rulings": []}
 
 

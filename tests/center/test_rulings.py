@@ -148,6 +148,12 @@ def test_a_record_s_status_follows_its_source_and_the_latest_ruling(
     assert not records[f"center-{by_it}"]["open"]
     served = api.get("/v1/halls/test/repairs", headers=auth(IT_TOKEN)).json()["records"]
     assert [r["ref"] for r in served] == [r["ref"] for r in store.fault_records("test")]
+    # A hall with [rules] fault_verification = false trusts every report from the start.
+    trusting = {r["ref"]: r["status"] for r in store.fault_records("test", verification=False)}
+    assert trusting[f"center-{by_it}"] == "rejected"  # a ruling still replaces it
+    file_fault(api, TOKEN, device="P-A03")
+    assert [r["status"] for r in store.fault_records("test", verification=False)
+            if r["device"] == "P-A03"] == ["verified"]
 
 
 @pytest.mark.parametrize(("body", "token", "status", "field"), [
