@@ -123,8 +123,9 @@ class Center:
 
     async def repair_records(self, request: Request) -> Response:
         hall = request.path_params["hall"]
-        self.caller_for(request, hall)
-        records = await run_in_threadpool(self.store.fault_records, hall)
+        _, entry = self.caller_for(request, hall)
+        records = await run_in_threadpool(self.store.fault_records, hall,
+                                          entry.config.rules.fault_verification)
         return JSONResponse({"hall": hall, "records": records})
 
     async def get_faults(self, request: Request) -> Response:

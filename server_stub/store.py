@@ -52,9 +52,9 @@ from server_stub.keys import hall_key
 VERDICTS = ("device_fault", "not_device_fault")
 STATUS_OF = {"device_fault": "verified", "not_device_fault": "rejected"}
 CENTER_REF = re.compile(r"center-([1-9][0-9]{0,14})")
-# Substrings that mark a journal event the ref index needs (canonical JSON: no spaces), so
-# the other records are not parsed at ingest.
-_FAULT_MARKS = ('"type":"fault_report"', '"type":"fault_cleared"')
+# What marks a journal event the ref index may need (canonical JSON: no spaces), so the
+# other records are not parsed at ingest (one substring test a record).
+_FAULT_MARK = '"type":"fault_'
 
 _UTC = ZoneInfo("UTC")
 READ_CHUNK = 5000
@@ -390,11 +390,12 @@ class Store:
                   "t": from_us(when, _UTC).isoformat()}
         return self.add_fault(hall, ruling)
 
-    def fault_records(self, hall: str) -> list[dict[str, Any]]:
+    def fault_records(self, hall: str, verification: bool = True) -> list[dict[str, Any]]:
         """Every repair record of the hall, oldest first: ``device``, ``ref``, ``source``,
         ``t_us``, ``reason``, ``open`` (not cleared since), ``status`` (``unverified``,
         ``verified``, ``rejected``: RULES.md §3, the latest ruling wins) and its
-        ``rulings``."""
+        ``rulings``. ``verification``: the hall's ``[rules] fault_verification``; false,
+        every record starts verified."""
         records: dict[tuple[str, str], dict[str, Any]] = {}
         rulings: list[dict[str, Any]] = []
         cleared: dict[str, int] = {}
@@ -402,7 +403,8 @@ class Store:
             device, ref = field.decode().split(" ", 1)
             held = json.loads(value)
             records[(device, ref)] = _record(device, ref, held["source"], held["t_us"],
-                                             held.get("reason", ""), f"journal #{held['seq']}")
+                                             held.get("reason", ""), f"journal #{held['seq']}",
+                                             verification)
         for device, t_us in self.redis.hgetall(cleared_key(hall)).items():
             cleared[device.decode()] = int(t_us)
         for entry in self.faults(hall, 0, 1 << 40):
@@ -410,7 +412,8 @@ class Store:
             if entry["kind"] == "report":
                 ref = f"center-{entry['ref']}"
                 records[(device, ref)] = _record(device, ref, entry["source"], entry["t_us"],
-                                                 entry["reason"], entry["filed_by"])
+                                                 entry["reason"], entry["filed_by"],
+                                                 verification)
             elif entry["kind"] == "cleared":
                 cleared[device] = max(cleared.get(device, 0), entry["t_us"])
             else:
@@ -436,11 +439,12 @@ def fault_index(records: Sequence[Record]) -> tuple[dict[str, str], dict[str, in
     refs: dict[str, str] = {}
     cleared: dict[str, int] = {}
     for r in records:
-        if r.kind != "event" or not any(mark in r.event for mark in _FAULT_MARKS):
+        # The live agent journals events as kind "event", `edge_agent record` as their type.
+        if _FAULT_MARK not in r.event or r.kind == "tick":
             continue
         event = json.loads(r.event)
         device = event.get("device")
-        if not isinstance(device, str):
+        if not isinstance(device, str) or event["type"] not in ("fault_report", "fault_cleared"):
             continue
         if event["type"] == "fault_cleared":
             cleared[device] = max(cleared.get(device, 0), r.t_us)
@@ -464,10 +468,11 @@ def _entry(number: int, row: bytes) -> dict[str, Any]:
     return {"ref": number, **entry}
 
 
-def _record(device: str, ref: str, source: str, t_us: int, reason: str,
-            filed_by: str) -> dict[str, Any]:
+def _record(device: str, ref: str, source: str, t_us: int, reason: str, filed_by: str,
+            verification: bool) -> dict[str, Any]:
+    trusted = source == "it" or not verification
     return {"device": device, "ref": ref, "source": source, "t_us": t_us, "reason": reason,
-            "filed_by": filed_by, "status": "verified" if source == "it" else "unverified",
+            "filed_by": filed_by, "status": "verified" if trusted else "unverified",
             "rulings": []}
 
 

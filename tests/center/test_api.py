@@ -185,7 +185,9 @@ def test_fault_records_filed_by_the_hall_or_the_viewer_are_pulled_in_order(
 
 @pytest.mark.parametrize(("change", "field"), [
     ({"active": "yes"}, "active"), ({"t": "2026-03-02T10:05:00"}, "t"), ({"t": "soon"}, "t"),
-    ({"device": "A01 pad"}, "device"), ({"reason": 5}, "reason"), ({"extra": 1}, "extra")])
+    ({"device": "A01 pad"}, "device"), ({"reason": 5}, "reason"), ({"extra": 1}, "extra"),
+    # the source comes from the credential: a hall's token cannot file an IT record
+    ({"source": "it"}, "source")])
 def test_a_bad_fault_record_is_422_naming_the_field(api: TestClient, change: dict[str, Any],
                                                     field: str) -> None:
     fault = {"device": "A01-pad", "active": True, "t": "2026-03-02T10:05:00+08:00",

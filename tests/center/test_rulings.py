@@ -40,8 +40,11 @@ def journal(events: list[tuple[str, dict[str, Any]]]) -> list[Record]:
     return out
 
 
-def fault_event(kind: str, device: str = "P-A01", **extra: Any) -> tuple[str, dict[str, Any]]:
-    return "event", {"t": "x", "type": kind, "counter": "A01", "device": device, **extra}
+def fault_event(kind: str, device: str = "P-A01", record_kind: str = "event", **extra: Any
+                ) -> tuple[str, dict[str, Any]]:
+    """A journal record of a fault event: kind "event" as the live agent writes it, or the
+    event's type as `edge_agent record` does."""
+    return record_kind, {"t": "x", "type": kind, "counter": "A01", "device": device, **extra}
 
 
 def send(api: TestClient, records: list[Record]) -> None:
@@ -107,7 +110,8 @@ def test_the_journal_s_repair_records_are_indexed_at_ingest_and_can_be_ruled(
         fault_event("device_down"),
         fault_event("fault_report", ref=KEYPAD_REF, source="staff", reason="staff keypad"),
         fault_event("fault_report", device="P-A02", ref="P-A02-20260302093000",
-                    source="pad", reason="selftest failed: sensor"),
+                    source="pad", reason="selftest failed: sensor",
+                    record_kind="fault_report"),
         fault_event("fault_report", ref="center-9", source="staff", reason="center:9: x"),
         fault_event("fault_report", reason="no ref: a journal written before version 2"),
     ]))
@@ -144,6 +148,12 @@ def test_a_record_s_status_follows_its_source_and_the_latest_ruling(
     assert not records[f"center-{by_it}"]["open"]
     served = api.get("/v1/halls/test/repairs", headers=auth(IT_TOKEN)).json()["records"]
     assert [r["ref"] for r in served] == [r["ref"] for r in store.fault_records("test")]
+    # A hall with [rules] fault_verification = false trusts every report from the start.
+    trusting = {r["ref"]: r["status"] for r in store.fault_records("test", verification=False)}
+    assert trusting[f"center-{by_it}"] == "rejected"  # a ruling still replaces it
+    file_fault(api, TOKEN, device="P-A03")
+    assert [r["status"] for r in store.fault_records("test", verification=False)
+            if r["device"] == "P-A03"] == ["verified"]
 
 
 @pytest.mark.parametrize(("body", "token", "status", "field"), [

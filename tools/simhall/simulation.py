@@ -380,7 +380,7 @@ def journaled_rulings(path: Path) -> int:
         return 0
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        row = db.execute("SELECT count(*) FROM records WHERE kind = 'event' AND "
+        row = db.execute("SELECT count(*) FROM records WHERE "
                          "event LIKE '%\"type\":\"fault_verified\"%'").fetchone()
     except sqlite3.OperationalError:
         return 0
