@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO
 
 from edge_agent.config import HallConfig
-from edge_agent.journal import Entry, Journal, Record, checked
+from edge_agent.journal import GENESIS, SNAPSHOT, Journal, Record, checked
 from edge_agent.rules.engine import RulesEngine
 from edge_agent.rules.model import Decision, Display, Event, Incident, Output, TicketOpened
 from edge_agent.scoring import MonthTally
-from edge_agent.timeline import EventParser, TimelineError, event_to_dict, format_time
+from edge_agent.timeline import EventParser, TimelineError, format_time
 
 
 @dataclass(slots=True)
@@ -89,14 +89,16 @@ def timeline_events(stream: BinaryIO, parser: EventParser,
             yield parser.parse_line(raw, number)
 
 
-def journal_events(records: Iterable[Record], parser: EventParser
-                   ) -> Iterator[tuple[Event | Tick, Record]]:
-    """The inputs a journal holds with their records, the chain checked as it is read.
+def journal_events(records: Iterable[Record], parser: EventParser, after: int = 0,
+                   head: bytes = GENESIS) -> Iterator[tuple[Event | Tick, Record]]:
+    """The inputs a journal holds with their records, the chain checked as it is read (from
+    the record after ``after``, whose hash is ``head``).
 
-    An input's ``line`` is its record's sequence number.
+    An input's ``line`` is its record's sequence number. A snapshot's record is time passing
+    to when it was taken (the live engine may have let silent deadlines fall due by then).
     """
-    for r in checked(records):
-        if r.kind == "tick":
+    for r in checked(records, after, head):
+        if r.kind in ("tick", SNAPSHOT):
             yield Tick(r.t_us, r.seq), r
         else:
             yield parser.parse(r.event_dict(), r.seq), r
@@ -212,19 +214,7 @@ class JournalComparison:
 
 def record_timeline(events: Iterable[Event], config: HallConfig, journal: Journal,
                     batch: int = 256) -> int:
-    """Decide each event and journal it with its outcome, ``batch`` records a commit."""
-    engine = RulesEngine(config)
-    order = TimeOrder(config)
-    pending: list[Entry] = []
-    count = 0
-    for ev in events:
-        order.check(ev)
-        outputs = engine.handle(ev)
-        pending.append(Entry(ev.t, ev.type, event_to_dict(ev, config.tz),
-                             outcome_dict(outputs, config)))
-        if len(pending) >= batch:
-            count += len(journal.append_many(pending))
-            pending = []
-    if pending:
-        count += len(journal.append_many(pending))
-    return count
+    """Decide each event and journal it with its outcome, with snapshots as the agent
+    writes them (edge_agent.hall_state, which builds on this module)."""
+    from edge_agent.hall_state import record_timeline as record  # it imports this module
+    return record(events, config, journal, batch)

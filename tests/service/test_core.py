@@ -7,13 +7,22 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edge_agent.journal import open_for_reading, read_records
+from edge_agent.journal import Journal, open_for_reading, read_records
 from edge_agent.replay import JournalComparison, Replayer, journal_events
 from edge_agent.service.clock import ManualClock
+from edge_agent.service.core import Core
 from edge_agent.service.inputs import BadgeRead, KeyAction, LinkState, QueueReport, SerialBytes
 from edge_agent.timeline import EventParser
 from edge_agent.wire import Ack, Display, Screen
-from tests.service.core_kit import MONDAY_9, PAD_KEY, SIGN_KEY, Pad, config, make_core
+from tests.service.core_kit import (
+    MONDAY_9,
+    PAD_KEY,
+    SIGN_KEY,
+    Pad,
+    RecordingLink,
+    config,
+    make_core,
+)
 
 
 def journal_rows(path: Path) -> list[tuple[int, str, dict[str, Any], dict[str, Any]]]:
@@ -320,3 +329,33 @@ def test_a_retried_report_naming_the_current_ticket_is_answered_not_journaled(
     assert answers == [True, True, True, True]
     state = core.engine.counters["A01"]
     assert state.ticket is not None and state.ticket.id == "T1" and state.ticket.rated
+
+
+def test_input_taken_while_the_journal_is_restored_is_decided_after_it_in_order(
+        tmp_path: Path) -> None:
+    """A restarting agent's links run before the restore (run.py): what they hear waits on
+    the inbox and is decided against the restored state, in the order it arrived."""
+    clock = ManualClock(MONDAY_9)
+    path = tmp_path / "j.sqlite"
+    core = make_core(path, clock)
+    open_counter(core, clock)  # S01 logged in, T1 invited
+    core.journal.close()
+
+    clock.advance(2)
+    journal = Journal(path)
+    again = Core(config(), journal, boot=2, clock=clock, restore=False)
+    again.links["serial:/dev/ttyPAD"] = RecordingLink("serial:/dev/ttyPAD", journal)
+    pad = Pad()
+    held = [SerialBytes("/dev/ttyPAD", pad.press(), clock.now_us()),
+            KeyAction("A01-keypad", "call_next", clock.now_us() + 1),
+            QueueReport("A01", "service_done", clock.now_us() + 2)]
+    for item in held:
+        again.inbox.put(item)
+    assert again.engine.counters == {}  # not restored yet: nothing decided
+    again.restore()
+    again.step([again.inbox.get_nowait() for _ in held])
+    rows = journal_rows(path)[-3:]
+    assert [r[2]["type"] for r in rows] == ["rating", "ticket_called", "service_done"]
+    assert rows[0][3]["decision"]["reason"] == "accepted"  # T1's invitation was restored
+    assert rows[0][3]["decision"]["ticket"] == "T1"
+    assert [(a.boot, a.seq) for a, _ in acks(again)] == [(1, 1)]
