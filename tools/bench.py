@@ -6,6 +6,7 @@
     tools/bench firmware        # pad heap, press-to-wire time, RS-485 poll cycle (MicroPython)
     tools/bench live            # the running agent over MQTT next to raw broker/fsync figures
     tools/bench center          # 350k-record backlog catch-up next to a raw HTTP+JSON ingest
+    tools/bench startup         # agent start-up with a day's to a year's journal (not in "all")
 
 Files go to var/bench/ on the project's own disk (a tmpfs /tmp would make fsync free).
 """
@@ -151,7 +152,7 @@ def _fresh(fn: Callable[[list[Entry], int, Path], float], entries: list[Entry],
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="tools/bench", description=__doc__.split("\n")[0])
     p.add_argument("what", nargs="*", default=[],
-                   choices=("replay", "journal", "firmware", "live", "center", []))
+                   choices=("replay", "journal", "firmware", "live", "center", "startup", []))
     p.add_argument("--counters", type=int, default=100)
     args = p.parse_args(argv)
     what = args.what or ["replay", "journal", "firmware", "live", "center"]
@@ -174,6 +175,10 @@ def main(argv: list[str] | None = None) -> int:
         from tools import bench_center
 
         bench_center.main([])
+    if "startup" in what:
+        from tools import bench_startup
+
+        bench_startup.main()
     return 0
 
 
