@@ -18,12 +18,14 @@ import sys
 import tempfile
 import time
 import urllib.request
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 
 from edge_agent.config import parse_config
 from edge_agent.hall_state import code_fingerprint, config_fingerprint, record_timeline
 from edge_agent.journal import Journal
+from edge_agent.rules.calendar import to_us
 from edge_agent.timeline import EventParser
 from tests.broker import Broker, free_port
 from tools import hallgen
@@ -46,28 +48,64 @@ def hall_text(journal: Path, mqtt_port: int, status_port: int) -> str:
             f'address = 1\nkey = "{PAD[2].hex()}"\n')
 
 
-def cached_journal(label: str, days: int, counters: int) -> Path:
+def cached_journal(label: str, days: int, counters: int, year_days: int) -> Path:
+    """The first ``days`` days of the cached year (made once: the longest part of the run)."""
     config = parse_config(hall_text(Path("j"), 1, 1))
-    name = f"{label}-{counters}-{code_fingerprint()[:8]}-{config_fingerprint(config)[:8]}"
-    path = WORK / f"{name}.sqlite"
-    if path.exists():
-        return path
+    stem = f"{counters}-{year_days}-{code_fingerprint()[:8]}-{config_fingerprint(config)[:8]}"
+    year = WORK / f"year-{stem}.sqlite"
+    if not year.exists():
+        _record_year(year, year_days, counters)
+    if days >= year_days:
+        return year
+    path = WORK / f"{label}-{stem}.sqlite"
+    if not path.exists():
+        _prefix(year, path, to_us(datetime.combine(FIRST_DAY + timedelta(days=days), dtime(),
+                                                   config.tz)))
+    return path
+
+
+def _record_year(path: Path, days: int, counters: int) -> None:
+    config = parse_config(hall_text(Path("j"), 1, 1))
     started = time.perf_counter()
     events, _ = hallgen.generate(counters, [FIRST_DAY + timedelta(days=i) for i in range(days)],
                                  seed=2026)
     parser = EventParser(config.scale)
     partial = path.with_suffix(".partial")
-    partial.unlink(missing_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{partial}{suffix}").unlink(missing_ok=True)
     with Journal(partial) as journal:
         journal.set_meta("hall", config.hall_id)
         n = record_timeline((parser.parse(e, i) for i, e in enumerate(events, 1)), config,
                             journal, 1024)
     _checkpoint(partial)
     partial.rename(path)
-    print(f"  (made the {label}'s journal: {n:,} events in "
-          f"{time.perf_counter() - started:.0f} s, {path.stat().st_size / 2**20:,.0f} MiB)",
+    print(f"  (made the year's journal: {n:,} events in {time.perf_counter() - started:.0f} s,"
+          f" {path.stat().st_size / 2**20:,.0f} MiB; shorter journals are its first days)",
           flush=True)
-    return path
+
+
+def _prefix(year: Path, path: Path, end_us: int) -> None:
+    """A journal of the year's records before ``end_us`` (and not the snapshot at the end of
+    them: `record` writes a day's closing snapshot when the next day's first event comes)."""
+    partial = path.with_suffix(".partial")
+    partial.unlink(missing_ok=True)
+    Journal(partial).close()  # the schema
+    db = sqlite3.connect(partial, isolation_level=None)
+    db.execute("ATTACH DATABASE ? AS year", (f"file:{year}?mode=ro",))
+    cut = db.execute("SELECT coalesce(min(seq), 1 + (SELECT max(seq) FROM year.records)) - 1 "
+                     "FROM year.records WHERE t_us >= ?", (end_us,)).fetchone()[0]
+    if db.execute("SELECT kind FROM year.records WHERE seq = ?", (cut,)).fetchone() == (
+            "snapshot",):
+        cut -= 1
+    db.execute("BEGIN")
+    db.execute("INSERT INTO main.records SELECT * FROM year.records WHERE seq <= ?", (cut,))
+    db.execute("INSERT INTO main.snapshots SELECT * FROM year.snapshots WHERE seq <= ?", (cut,))
+    db.execute("INSERT OR REPLACE INTO main.meta SELECT * FROM year.meta")
+    db.execute("COMMIT")
+    db.execute("DETACH DATABASE year")
+    db.close()
+    _checkpoint(partial)
+    partial.rename(path)
 
 
 def _checkpoint(path: Path) -> None:
@@ -76,9 +114,20 @@ def _checkpoint(path: Path) -> None:
     db.close()
 
 
-def start_once(journal: Path, folder: Path, broker: Broker, snapshots: bool
-               ) -> tuple[float, float, int]:
-    """(seconds to the status page answering, seconds to the first ack, records)."""
+def start_once(journal: Path, folder: Path, snapshots: bool) -> tuple[float, float, int]:
+    """(seconds to the status page answering, seconds to the first ack, records). A fresh
+    broker each time: no frames of an earlier run are queued for the agent."""
+    broker = Broker(folder / "broker")
+    broker.start()
+    try:
+        return _start_once(journal, folder, broker, snapshots)
+    finally:
+        broker.stop()
+        shutil.rmtree(folder / "broker", ignore_errors=True)
+
+
+def _start_once(journal: Path, folder: Path, broker: Broker, snapshots: bool
+                ) -> tuple[float, float, int]:
     copy = folder / "journal.sqlite"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{copy}{suffix}").unlink(missing_ok=True)
@@ -130,25 +179,21 @@ def main(argv: list[str] | None = None) -> int:
     WORK.mkdir(parents=True, exist_ok=True)
     print(f"agent start-up: a {counters}-counter hall, journals made by `record` "
           f"(snapshots at each day's close), one MQTT pad pressing from before the start")
-    journals = [(label, cached_journal(label, days, counters)) for label, days in SIZES]
+    year_days = SIZES[-1][1]
+    journals = [(label, cached_journal(label, days, counters, year_days))
+                for label, days in SIZES]
     print(f"  {'journal':<9}{'records':>11}{'MiB':>7}{'status page':>13}{'first ack':>11}"
           f"{'full replay: status':>21}{'first ack':>11}")
     rows = []
     with tempfile.TemporaryDirectory(dir=WORK) as tmp:
         folder = Path(tmp)
-        broker = Broker(folder / "broker")
-        broker.start()
-        try:
-            for label, path in journals:
-                fast = min((start_once(path, folder, broker, True) for _ in range(3)),
-                           key=lambda r: r[1])
-                slow = start_once(path, folder, broker, False)
-                rows.append((label, fast))
-                print(f"  {label:<9}{fast[2]:>11,}{path.stat().st_size / 2**20:>7.0f}"
-                      f"{fast[0]:>12.2f}s{fast[1]:>10.2f}s{slow[0]:>20.2f}s{slow[1]:>10.2f}s",
-                      flush=True)
-        finally:
-            broker.stop()
+        for label, path in journals:
+            fast = min((start_once(path, folder, True) for _ in range(3)), key=lambda r: r[1])
+            slow = start_once(path, folder, False)
+            rows.append((label, fast))
+            print(f"  {label:<9}{fast[2]:>11,}{path.stat().st_size / 2**20:>7.0f}"
+                  f"{fast[0]:>12.2f}s{fast[1]:>10.2f}s{slow[0]:>20.2f}s{slow[1]:>10.2f}s",
+                  flush=True)
     day, year = rows[0][1][1], rows[-1][1][1]
     print(f"  first ack, year / day: {year / day:.2f}x (goal: year < 2 s, <= 1.20x)")
     return 0
