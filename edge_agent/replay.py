@@ -124,8 +124,11 @@ def decision_json(d: Decision) -> str:
 
 
 def incident_dict(i: Incident, config: HallConfig) -> dict[str, Any]:
-    return {"line": i.line, "counter": i.counter, "kind": i.kind,
-            "t": format_time(i.t, config.tz), "penalty": i.penalty, "exempt": i.exempt}
+    out = {"line": i.line, "counter": i.counter, "kind": i.kind,
+           "t": format_time(i.t, config.tz), "penalty": i.penalty, "exempt": i.exempt}
+    if i.system_outage is not None:  # why it is exempt (rules.md, "System outages")
+        out["system_outage"] = [format_time(x, config.tz) for x in i.system_outage]
+    return out
 
 
 def outcome_dict(outputs: list[Output], config: HallConfig) -> dict[str, Any]:

@@ -113,6 +113,8 @@ class Row:
             if i.exempt:
                 entry["exempt"] += 1
                 entry["exempt_lines"].append(i.line)
+                if i.system_outage is not None:  # why: the system was down (rules.md)
+                    entry.setdefault("system_outage_lines", []).append(i.line)
             else:
                 entry["points"] += Fraction(str(i.penalty))
                 entry["lines"].append(i.line)

@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from edge_agent.rules.calendar import from_us
-from edge_agent.rules.model import EVENT_TYPES, FIVE_LEVELS, LEVEL_POINTS, SOURCES, Event
+from edge_agent.rules.model import EVENT_TYPES, FIVE_LEVELS, HALL, LEVEL_POINTS, SOURCES, Event
 
 # Fields each event type must carry, beyond t, type and counter.
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -22,6 +22,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "device_up": ("device",),
     "fault_report": ("device",),
     "fault_cleared": ("device",),
+    "system_outage": ("until",),
 }
 TEXT_FIELDS = ("counter", "staff", "id_hash", "ticket", "applicant", "level", "source", "device",
                "reason")
@@ -87,6 +88,8 @@ class EventParser:
             pressed = get("pressed")
             if pressed is not None:
                 ev.pressed = _pressed(parse_time(pressed, line), ev.t, line)
+        elif etype == "system_outage":
+            ev.until = _until(parse_time(get("until"), line), ev, line)
         return ev
 
     def _check_rating(self, ev: Event) -> None:
@@ -105,6 +108,16 @@ def _pressed(pressed: int, t: int, line: int) -> int:
         raise TimelineError(line, '"pressed" must not be later than "t" (it is when a late '
                                   "press was made)")
     return pressed
+
+
+def _until(until: int, ev: Event, line: int) -> int:
+    if until < ev.t:
+        raise TimelineError(line, '"until" must not be earlier than "t" (a system outage '
+                                  "runs from t to until)")
+    if ev.counter != HALL:
+        raise TimelineError(line, f'a system_outage is the whole hall\'s: its "counter" is '
+                                  f'"{HALL}", got {ev.counter!r}')
+    return until
 
 
 def parse_time(value: Any, line: int) -> int:
@@ -159,4 +172,6 @@ def event_to_dict(ev: Event, tz: ZoneInfo) -> dict[str, Any]:
             out[key] = value
     if ev.pressed is not None:
         out["pressed"] = format_time(ev.pressed, tz)
+    if ev.until is not None:
+        out["until"] = format_time(ev.until, tz)
     return out

@@ -18,6 +18,7 @@ from typing import Any
 from edge_agent.config import HallConfig
 from edge_agent.rules.calendar import US, WorkCalendar
 from edge_agent.rules.model import (
+    HALL,
     Decision,
     Display,
     Event,
@@ -25,6 +26,8 @@ from edge_agent.rules.model import (
     Output,
     TicketOpened,
 )
+
+Gap = tuple[int, int]  # a system outage: the agent was not listening from, to (rules.md)
 
 
 class TimeWentBackwards(ValueError):
@@ -40,6 +43,7 @@ class Ticket:
     invited_at: int | None = None
     rated: bool = False
     consecutive_flagged: bool = False
+    gap: Gap | None = None  # current when a system outage began: its incidents are exempt
 
 
 @dataclass(slots=True, eq=False)
@@ -47,6 +51,7 @@ class Pause:
     counter: str
     start: int
     line: int
+    gap: Gap | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -56,6 +61,7 @@ class Outage:
     start: int
     line: int
     incident: Incident | None = None
+    gap: Gap | None = None
 
 
 @dataclass(slots=True)
@@ -130,6 +136,9 @@ class RulesEngine:
             "fault_report": self._fault_report,
             "fault_cleared": self._fault_cleared,
         }
+        self._hall_handlers: dict[str, Callable[[Event], None]] = {
+            "system_outage": self._system_outage,
+        }
 
     # --- public surface ------------------------------------------------------------------
 
@@ -142,6 +151,9 @@ class RulesEngine:
             self._move_time(t)
         else:
             self.now = t
+        if ev.counter == HALL:  # about the whole hall, not a counter
+            self._hall_handlers[ev.type](ev)
+            return self._take()
         counter = self.counters.get(ev.counter) or self._new_counter(ev.counter)
         self._handlers[ev.type](ev, counter)
         if self._held:
@@ -196,11 +208,13 @@ class RulesEngine:
         return out
 
     def _incident(self, kind: str, counter: CounterState, t: int, line: int, *,
-                  device: str | None = None, pending: bool = False, exempt: bool = False
-                  ) -> Incident:
+                  device: str | None = None, pending: bool = False, exempt: bool = False,
+                  gap: Gap | None = None) -> Incident:
+        if gap is not None:  # a system outage may have caused it: exempt (rules.md)
+            exempt, pending = True, False
         incident = Incident(line=line, t=t, counter=counter.id, kind=kind,
                             penalty=self._penalty[kind], staff=counter.staff,
-                            exempt=exempt, device=device, pending=pending)
+                            exempt=exempt, device=device, pending=pending, system_outage=gap)
         self._held.append(incident)
         return incident
 
@@ -245,9 +259,9 @@ class RulesEngine:
         if ticket.rated:
             return
         if ticket.invited_at is None:
-            self._incident("not_prompted", c, t, line)
+            self._incident("not_prompted", c, t, line, gap=ticket.gap)
         elif t - ticket.invited_at < self._min_invite:
-            self._incident("refused_evaluation", c, t, line)
+            self._incident("refused_evaluation", c, t, line, gap=ticket.gap)
 
     def _invite(self, c: CounterState, ticket: Ticket, t: int) -> None:
         ticket.invited_at = t
@@ -335,7 +349,8 @@ class RulesEngine:
             return
         ticket = c.ticket
         if ticket is not None and ticket.invited_at is None:
-            self._incident("left_mid_service", c, ev.t, ev.line)  # the ticket is suspended
+            # the ticket is suspended
+            self._incident("left_mid_service", c, ev.t, ev.line, gap=ticket.gap)
         else:
             self._end_ticket(c, ev.t, ev.line)
         c.expired = False
@@ -348,7 +363,7 @@ class RulesEngine:
     def _long_pause_due(self, due: int, pause: Pause) -> None:
         c = self.counters[pause.counter]
         if c.pause is pause:
-            self._incident("long_pause", c, due, pause.line)
+            self._incident("long_pause", c, due, pause.line, gap=pause.gap)
 
     def _resume(self, ev: Event, c: CounterState) -> None:
         c.pause = None
@@ -388,7 +403,9 @@ class RulesEngine:
             ticket.id if ticket is not None else None,
             ticket.staff if ticket is not None else c.staff, ev.level))
         if incident is not None:
-            self._incident(incident, c, t, ev.line)
+            self._incident(incident, c, t, ev.line,
+                           gap=ticket.gap if ticket is not None and incident
+                           == "consecutive_rating" else None)
 
     # --- devices -------------------------------------------------------------------------
 
@@ -426,8 +443,8 @@ class RulesEngine:
         exempt = d.fault_open
         outage.incident = self._incident("device_offline", c, t, outage.line,
                                          device=outage.device, exempt=exempt,
-                                         pending=not exempt)
-        if not exempt:
+                                         pending=not exempt, gap=outage.gap)
+        if not outage.incident.exempt:
             self._at(t + self._fault_grace, True, self._grace_over, outage.incident)
 
     def _grace_over(self, due: int, incident: Incident) -> None:
@@ -450,3 +467,25 @@ class RulesEngine:
     def _fault_cleared(self, ev: Event, c: CounterState) -> None:
         assert ev.device is not None
         self._device(ev.device).fault_open = False
+
+    # --- the system's own outages (rules.md, "System outages") ------------------------------
+
+    def _system_outage(self, ev: Event) -> None:
+        """The agent was not listening from ``ev.t`` to ``ev.until``: what was under way then
+        may have lost an input, so its incidents are exempt (rules.md)."""
+        assert ev.until is not None
+        gap = (ev.t, ev.until)
+        for c in self.counters.values():
+            if c.ticket is not None:
+                c.ticket.gap = gap
+            if c.pause is not None:
+                c.pause.gap = gap
+        for d in self.devices.values():
+            if d.outage is not None:
+                d.outage.gap = gap
+        for incident in self._held:  # an outage's incident still in its fault-report grace
+            if incident.pending and incident.kind == "device_offline":
+                incident.pending = False
+                incident.exempt = True
+                incident.system_outage = gap
+        self._flush_incidents()

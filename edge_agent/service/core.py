@@ -26,7 +26,7 @@ from edge_agent.journal import Entry, Journal
 from edge_agent.outbox import fault_reason
 from edge_agent.replay import outcome_dict
 from edge_agent.rules.calendar import from_us
-from edge_agent.rules.model import Display, Event, Output
+from edge_agent.rules.model import HALL, Display, Event, Output
 from edge_agent.service.clock import WALL, TimeSource
 from edge_agent.service.devices import FRAME_LINKS, DeviceTable, link_name
 from edge_agent.service.inputs import (
@@ -102,7 +102,9 @@ class Core:
         self._published = 0.0
         self._logged: set[tuple[str, str]] = set()
         self._staff_cards = config.service.staff_by_card()
-        self.snapshot_every = hall_state.SNAPSHOT_EVERY
+        self.snapshot_every = config.service.agent.snapshot_every
+        self._heartbeat_us = round(config.service.agent.heartbeat_s * US)
+        self._last_record_us = 0
         self.state = hall_state.HallState(config)
         self.engine = self.state.engine
         self.today = self.state.today
@@ -131,12 +133,33 @@ class Core:
                 health.online = flags.online
                 health.fault = flags.fault
                 health.selftest_failed = flags.selftest_failed
+        last = self.journal.record(self.journal.head_seq)
+        self._last_record_us = last.t_us if last is not None else 0
         restored_at = self.clock.now_us()
+        if last is not None:
+            self._system_outage(restored_at)
         for h in self.devices.health.values():
             h.last_seen = restored_at  # heard of "now": silent from here on is down
         log.info("journal restored to record %d: %s, %d records replayed",
                  self.journal.head_seq, f"snapshot at record {restored.snapshot_seq}"
                  if restored.snapshot_seq else "no snapshot", restored.replayed)
+
+    def _system_outage(self, now: int) -> None:
+        """Journal the time since the last record (the agent was not listening) as a system
+        outage of the whole hall, before anything else is decided (rules.md)."""
+        since = self.engine.now
+        if since is None or now <= since:
+            return
+        batch = Batch()
+        self._event(Event(since, "system_outage", HALL, until=now,
+                          reason=f"agent boot {self.boot}: not listening since its last record"),
+                    batch)
+        self.journal.append_many(batch.entries)
+        for entry in batch.entries:
+            self.state.note(entry.t_us, entry.event, entry.outcome)
+        self._last_record_us = batch.entries[-1].t_us
+        log.warning("system outage journaled: no record from %s to %s",
+                    format_time(since, self._tz), format_time(now, self._tz))
 
     def snapshot_due(self, now: int, quiet: bool) -> bool:
         """At a quiet moment after the local day's end, or after snapshot_every records
@@ -153,6 +176,7 @@ class Core:
         if outputs:  # none at the engine's own time; kept right if that ever changes
             log.warning("a snapshot let time pass: %d outputs", len(outputs))
         self._snapshot_seq = self.journal.head_seq
+        self._last_record_us = max(self._last_record_us, self.engine.now or now)
         self._snapshot_day_end = hall_state.next_midnight(now, self._tz)
         log.info("snapshot at journal record %d in %.0f ms", self._snapshot_seq,
                  (time.monotonic() - started) * 1000)
@@ -166,7 +190,8 @@ class Core:
         while True:
             items = self._take_items()
             stop = any(isinstance(i, Stop) for i in items)
-            self.step([i for i in items if not isinstance(i, Stop)])
+            # The last turn journals a heartbeat: a clean stop's downtime starts here.
+            self.step([i for i in items if not isinstance(i, Stop)], closing=stop)
             if stop:
                 return
 
@@ -183,16 +208,17 @@ class Core:
                 break
         return items
 
-    def step(self, items: list[Item]) -> None:
+    def step(self, items: list[Item], *, closing: bool = False) -> None:
         """One turn: items in, one commit, then acks, answers and display commands out."""
         now = self.clock.now_us()
         batch = Batch()
         for item in items:
             self._take(item, now, batch)
-        if now >= self._next_tick:
-            self._tick(now, batch)
+        if now >= self._next_tick or closing:
+            self._tick(now, batch, closing)
         if batch.entries:
             self.journal.append_many(batch.entries)  # durable from here
+            self._last_record_us = max(self._last_record_us, batch.entries[-1].t_us)
             for entry in batch.entries:
                 self.state.note(entry.t_us, entry.event, entry.outcome)
             if self.outbox is not None:
@@ -211,13 +237,15 @@ class Core:
         elif batch.entries and time.monotonic() - self._published >= STATUS_EVERY_S:
             self.publish_status()
 
-    def _tick(self, now: int, batch: Batch) -> None:
+    def _tick(self, now: int, batch: Batch, heartbeat: bool = False) -> None:
         for device in self.devices.silent(now, self._timeout_us):
             lost = self.devices.health[device].link_lost
             why = "silent" if lost is None else f"silent; its link: {lost}"
             self._device_state(device, False, now, why, batch)
         outputs = self.engine.advance(max(now, self.engine.now or now))
-        if outputs:
+        if outputs or (not batch.entries and (
+                heartbeat or now - self._last_record_us >= self._heartbeat_us)):
+            # A heartbeat when nothing else is journaled: the record bounds a downtime.
             t = self.engine.now or now
             self._commit(Entry(t, "tick", {"t": format_time(t, self._tz)},
                                outcome_dict(outputs, self.config)), outputs, batch)
