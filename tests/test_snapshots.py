@@ -27,7 +27,7 @@ from edge_agent.config import HallConfig, parse_config
 from edge_agent.hall_state import HallState, restore, write_snapshot
 from edge_agent.journal import ChainBroken, Entry, Journal, verify
 from edge_agent.replay import outcome_dict
-from edge_agent.rules.model import Event
+from edge_agent.rules.model import HALL, Event
 from edge_agent.timeline import EventParser, event_to_dict
 from tests.test_properties import CONFIG, DEVICES, steps, timeline
 
@@ -73,12 +73,16 @@ def form(root: Any) -> Any:
     return walk(root)
 
 
-def wired(plan: list[Any]) -> list[tuple[Event, dict[str, Any] | None]]:
-    """The plan's events as the agent takes them: pad presses carry (device, boot, seq)."""
+def wired(plan: list[Any], outages: set[int] = frozenset()  # type: ignore[assignment]
+          ) -> list[tuple[Event, dict[str, Any] | None]]:
+    """The plan's events as the agent takes them: pad presses carry (device, boot, seq), and
+    before each event numbered in ``outages`` the agent was down since the one before."""
     out: list[tuple[Event, dict[str, Any] | None]] = []
     seqs = dict.fromkeys(DEVICES, 0)
     for n, text in enumerate(timeline(plan), 1):
         ev = PARSER.parse_line(text, n)
+        if n - 1 in outages and out:
+            out.append((Event(out[-1][0].t, "system_outage", HALL, until=ev.t), None))
         wire = None
         if ev.type == "rating" and ev.source == "pad":
             device = f"{ev.counter}-pad"
@@ -96,6 +100,8 @@ def record(journal: Journal, events: list[tuple[Event, dict[str, Any] | None]],
     for i, (ev, wire) in enumerate(events):
         ev.line = journal.head_seq + 1
         ev.t = max(ev.t, state.engine.now or ev.t)
+        if ev.until is not None:
+            ev.until = max(ev.until, ev.t)
         outputs = state.engine.handle(ev)
         data = event_to_dict(ev, config.tz)
         if wire is not None:
@@ -118,7 +124,8 @@ def full_replay(journal: Journal, config: HallConfig = CONFIG) -> HallState:
 @given(steps, st.data())
 def test_the_restored_state_is_the_full_replays_at_every_snapshot(
         plan: list[Any], data: st.DataObject) -> None:
-    events = wired(plan)
+    outages = data.draw(st.sets(st.integers(1, len(plan) - 1), max_size=3), label="outages")
+    events = wired(plan, outages)
     points = data.draw(st.sets(st.integers(0, len(events) - 1), max_size=6), label="points")
     with tempfile.TemporaryDirectory() as tmp, Journal(Path(tmp) / "j.sqlite") as j:
         live = record(j, events, points)
@@ -271,7 +278,7 @@ from edge_agent.config import parse_config
 from edge_agent.hall_state import restore, write_snapshot
 from edge_agent.journal import Entry, Journal
 from edge_agent.replay import outcome_dict
-from edge_agent.rules.model import Event
+from edge_agent.rules.model import HALL, Event
 from edge_agent.timeline import event_to_dict
 
 config = parse_config(sys.argv[2])
