@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import re
+import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -29,17 +30,18 @@ from edge_agent.journal import (
     open_for_reading,
     read_meta,
     read_records,
+    rules_versions,
     verify,
 )
 from edge_agent.replay import (
     ContractWriter,
-    JournalComparison,
+    JournalReplay,
     Replayer,
     journal_events,
     record_timeline,
     timeline_events,
 )
-from edge_agent.rules.model import Event, Output
+from edge_agent.rules.model import RULES_VERSION, Output
 from edge_agent.timeline import EventParser, TimelineError
 
 BAD_INPUT = 2
@@ -145,14 +147,14 @@ def _input_options(p: argparse.ArgumentParser) -> None:
 def cmd_replay(args: argparse.Namespace) -> int:
     config, month = _common(args)
     writer = ContractWriter(sys.stdout, config)
-    replayer, comparison = _replay(args, config, month, writer.write)
+    replayer, checked = _replay(args, config, month, writer.write)
     writer.close(replayer.tally.report())
-    return _report_comparison(comparison)
+    return _report_comparison(checked)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     config, month = _common(args)
-    replayer, comparison = _replay(args, config, month, lambda outputs: None)
+    replayer, checked = _replay(args, config, month, lambda outputs: None)
     report = replayer.tally.explained()
     if args.format == "json":
         json.dump(report, sys.stdout, ensure_ascii=False, indent=1)
@@ -162,21 +164,27 @@ def cmd_report(args: argparse.Namespace) -> int:
     else:
         source = "journal record" if args.journal else "line"
         sys.stdout.write(report_table(report, config, source))
-    return _report_comparison(comparison)
+    return _report_comparison(checked)
 
 
 def _replay(args: argparse.Namespace, config: HallConfig, month: str,
-            write: Callable[[list[Output]], None]) -> tuple[Replayer, JournalComparison]:
-    """Feed every input to a fresh replayer, comparing with the journal where there is one."""
-    replayer = Replayer(config, month)
-    comparison = JournalComparison()
-    for item, recorded in _inputs(args, config):
-        outputs = replayer.feed(item)
-        write(outputs)
-        if recorded is not None:
-            comparison.compare(recorded, outputs, item.line)
-    write(replayer.finish())
-    return replayer, comparison
+            write: Callable[[list[Output]], None]) -> tuple[Replayer, JournalReplay | None]:
+    """Feed every input to a fresh replayer, checked against the journal where there is one."""
+    if args.journal is None:
+        replayer = Replayer(config, month)
+        for ev in _timeline(args, config):
+            write(replayer.feed(ev))
+        write(replayer.finish())
+        return replayer, None
+    db = _open_journal(args, config)
+    try:
+        checked = JournalReplay(config, month, rules_versions(db))
+        for item, record in journal_events(read_records(db), EventParser(config.scale)):
+            write(checked.feed(item, record))
+        write(checked.finish())
+    finally:
+        db.close()
+    return checked.replayer, checked
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -216,6 +224,7 @@ def cmd_record(args: argparse.Namespace) -> int:
             raise UsageError(f"{args.journal} already holds {journal.head_seq} records; "
                              "record into a new file")
         journal.set_meta("hall", config.hall_id)
+        journal.claim_rules_version(RULES_VERSION)
         count = record_timeline(timeline_events(stream, EventParser(config.scale)), config,
                                 journal, args.batch)
         head = journal.head.hex()
@@ -257,29 +266,21 @@ def _common(args: argparse.Namespace) -> tuple[HallConfig, str]:
     return load_config(args.config), args.month
 
 
-def _inputs(args: argparse.Namespace, config: HallConfig
-            ) -> Iterator[tuple[Any, dict[str, Any] | None]]:
-    """(event or tick, the outcome the journal recorded for it or None) in order."""
-    parser = EventParser(config.scale)
-    if args.journal is not None:
-        db = open_for_reading(args.journal)
-        hall = read_meta(db, "hall")
-        if hall is not None and hall != config.hall_id:
-            db.close()
-            raise UsageError(f"{args.journal} is the journal of hall {hall!r}, but "
-                             f"{args.config} configures hall {config.hall_id!r}")
-        try:
-            for item, record in journal_events(read_records(db), parser):
-                yield item, record.outcome_dict()
-        finally:
-            db.close()
-        return
+def _open_journal(args: argparse.Namespace, config: HallConfig) -> sqlite3.Connection:
+    db = open_for_reading(args.journal)
+    hall = read_meta(db, "hall")
+    if hall is not None and hall != config.hall_id:
+        db.close()
+        raise UsageError(f"{args.journal} is the journal of hall {hall!r}, but "
+                         f"{args.config} configures hall {config.hall_id!r}")
+    return db
+
+
+def _timeline(args: argparse.Namespace, config: HallConfig) -> Iterator[Any]:
     with _open_input(args.timeline) as stream:
         size = os.fstat(stream.fileno()).st_size
         bar = progress.Progress(size, "replay") if progress.wanted(size) else None
-        events: Iterator[Event] = timeline_events(stream, parser, bar)
-        for ev in events:
-            yield ev, None
+        yield from timeline_events(stream, EventParser(config.scale), bar)
         if bar is not None:
             bar.close()
 
@@ -294,7 +295,17 @@ def _open_input(path: Path) -> Iterator[BinaryIO]:
         yield stream
 
 
-def _report_comparison(comparison: JournalComparison) -> int:
+def _report_comparison(checked: JournalReplay | None) -> int:
+    if checked is None:
+        return 0
+    changes = checked.changes
+    if changes.disagreements:
+        print(f"edge_agent: this journal was written under an older version of the rules; "
+              f"rules version {RULES_VERSION} decides {changes.disagreements} of its records "
+              "otherwise (a version's change, not tampering):", file=sys.stderr)
+        for line in changes.shown:
+            print(f"edge_agent:   {line}", file=sys.stderr)
+    comparison = checked.comparison
     if not comparison.disagreements:
         return 0
     for line in comparison.shown:
@@ -325,8 +336,25 @@ def deduction_text(deductions: Iterable[Mapping[str, Any]]) -> str:
     for d in deductions:
         lines = " ".join(str(n) for n in d["lines"])
         exempt = f" exempt:{' '.join(str(n) for n in d['exempt_lines'])}" if d["exempt"] else ""
-        parts.append(f"{d['kind']} -{d['points']} [{lines}]{exempt}")
+        pending = " pending:" + " ".join(str(n) for n in d["pending_lines"]) \
+            if d.get("pending") else ""
+        parts.append(f"{d['kind']} -{d['points']} [{lines}]{exempt}{pending}")
     return "; ".join(parts)
+
+
+OUTAGE_WORDS = {"exempt": "exempt (已查实)", "pending": "pending (待核实)",
+                "deducted": "deducted"}
+FAULT_WORDS = {"verified": "verified 已查实", "unverified": "unverified 待核实",
+               "rejected": "rejected 非设备故障"}
+
+
+def outage_line(outage: Mapping[str, Any], source: str) -> str:
+    """One outage of a device_offline deduction: its status and its repair records."""
+    faults = ", ".join(f"{f['ref'] or f'{source} ' + str(f['line'])} by {f['source']}: "
+                       f"{FAULT_WORDS.get(f['status'], f['status'])}" for f in outage["faults"])
+    return (f"{source} {outage['line']} {outage['device']}: "
+            f"{OUTAGE_WORDS.get(outage['status'], outage['status'])}"
+            f"{'; repair records: ' + faults if faults else '; no repair record'}")
 
 
 def report_table(report: dict[str, Any], config: HallConfig, source: str) -> str:
@@ -344,8 +372,12 @@ def report_table(report: dict[str, Any], config: HallConfig, source: str) -> str
             for d in row["deductions"]:
                 lines = ", ".join(str(n) for n in d["lines"][:12])
                 more = " …" if len(d["lines"]) > 12 else ""
-                exempt = f" ({d['exempt']} exempt: device fault reported)" if d["exempt"] else ""
+                exempt = f" ({d['exempt']} exempt: device fault verified, 已查实)" \
+                    if d["exempt"] else ""
+                pending = f" ({d['pending']} pending the IT department's ruling, 待核实)" \
+                    if d.get("pending") else ""
                 out.append(f"{'':<12}{d['kind']} ×{d['count']} −{d['points']:.2f}{exempt}"
-                           f"{f'  ({source} {lines}{more})' if lines else ''}")
+                           f"{pending}{f'  ({source} {lines}{more})' if lines else ''}")
+                out.extend(f"{'':<14}{outage_line(o, source)}" for o in d.get("outages", ()))
         out.append("")
     return "\n".join(out)

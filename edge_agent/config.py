@@ -63,6 +63,9 @@ class RulesConfig:
     min_invite_s: float = 10
     long_pause_min: float = 60
     fault_report_grace_min: float = 30
+    # False: a fault report exempts without the IT department's ruling (a hall that trusts
+    # its staff's reports); RULES.md §3.
+    fault_verification: bool = True
 
 
 @dataclass(frozen=True)
@@ -188,9 +191,13 @@ def _build(raw: dict[str, Any]) -> HallConfig:
 def _rules(raw: dict[str, Any]) -> RulesConfig:
     defaults = RulesConfig()
     positive = {"invite_ttl_s", "long_pause_min"}
-    values: dict[str, float] = {}
+    values: dict[str, Any] = {}
     _only(raw, "rules", set(vars(defaults)))
+    values["fault_verification"] = _get(raw, "rules", "fault_verification", bool,
+                                        defaults.fault_verification)
     for key, default in vars(defaults).items():
+        if isinstance(default, bool):
+            continue
         value = _get(raw, "rules", key, float, default)
         if value < 0 or (key in positive and value == 0):
             bound = "greater than 0" if key in positive else "0 or more"
@@ -369,11 +376,11 @@ def _get(raw: dict[str, Any], where: str, key: str, kind: type, default: Any) ->
     if key not in raw:
         return default
     value = raw[key]
-    ok = isinstance(value, kind) and not isinstance(value, bool)
+    ok = isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if not ok:
-        names = {str: "a string", int: "an integer", float: "a number"}
+        names = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
         raise ConfigError(f"[{where}] {key}: must be {names.get(kind, kind.__name__)}, "
                           f"got {value!r}")
     return value

@@ -20,6 +20,8 @@ from typing import Any
 
 FORMAT = "window-eval-journal/1"
 GENESIS = bytes(32)
+# meta key: JSON [[first seq, rules version], ...], the rules each stretch was decided under.
+RULES_VERSIONS = "rules_versions"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -182,6 +184,14 @@ class Journal:
     def get_meta(self, key: str) -> str | None:
         return read_meta(self._db, key)
 
+    def claim_rules_version(self, version: int) -> None:
+        """Records from the next one on are decided under ``version`` of the rules."""
+        history = rules_versions(self._db)
+        if history[-1][1] != version:
+            start = self.head_seq + 1
+            history = [h for h in history if h[0] < start] + [(start, version)]
+            self.set_meta(RULES_VERSIONS, json.dumps(history))
+
     def records(self, after: int = 0) -> Iterator[Record]:
         return read_records(self._db, after)
 
@@ -226,6 +236,22 @@ def open_for_reading(path: str | Path) -> sqlite3.Connection:
 def read_meta(db: sqlite3.Connection, key: str) -> str | None:
     row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
     return row[0] if row else None
+
+
+def rules_versions(db: sqlite3.Connection) -> list[tuple[int, int]]:
+    """(first seq, rules version) of each stretch of the journal, oldest first.
+
+    A journal that never recorded it was written before rules version 2, under version 1.
+    """
+    text = read_meta(db, RULES_VERSIONS)
+    if text is None:
+        return [(1, 1)]
+    try:
+        history = [(int(seq), int(version)) for seq, version in json.loads(text)]
+    except (TypeError, ValueError) as exc:
+        raise JournalError(f"meta {RULES_VERSIONS} is not understood: {text!r:.80} ({exc})"
+                           ) from None
+    return history or [(1, 1)]
 
 
 def read_records(db: sqlite3.Connection, after: int = 0) -> Iterator[Record]:

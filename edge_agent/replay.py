@@ -9,14 +9,23 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO
 
 from edge_agent.config import HallConfig
 from edge_agent.journal import GENESIS, SNAPSHOT, Journal, Record, checked
 from edge_agent.rules.engine import RulesEngine
-from edge_agent.rules.model import Decision, Display, Event, Incident, Output, TicketOpened
+from edge_agent.rules.model import (
+    RULES_VERSION,
+    Decision,
+    Display,
+    Event,
+    Incident,
+    IncidentChanged,
+    Output,
+    TicketOpened,
+)
 from edge_agent.scoring import MonthTally
 from edge_agent.timeline import EventParser, TimelineError, format_time
 
@@ -125,7 +134,12 @@ def decision_json(d: Decision) -> str:
 
 def incident_dict(i: Incident, config: HallConfig) -> dict[str, Any]:
     out = {"line": i.line, "counter": i.counter, "kind": i.kind,
-           "t": format_time(i.t, config.tz), "penalty": i.penalty, "exempt": i.exempt}
+           "t": format_time(i.t, config.tz), "penalty": i.penalty, "exempt": i.exempt,
+           "pending": i.pending}
+    if i.faults is not None:  # device_offline: its outage's repair records as they stand
+        out["device"] = i.device
+        out["faults"] = [{"ref": f.ref, "source": f.source, "status": f.status,
+                          "line": f.line} for f in i.faults]
     if i.system_outage is not None:  # why it is exempt (rules.md, "System outages")
         out["system_outage"] = [format_time(x, config.tz) for x in i.system_outage]
     return out
@@ -140,6 +154,10 @@ def outcome_dict(outputs: list[Output], config: HallConfig) -> dict[str, Any]:
         elif isinstance(o, Incident):
             out.setdefault("incidents", []).append(
                 {**incident_dict(o, config), "staff": o.staff, "device": o.device})
+        elif isinstance(o, IncidentChanged):
+            i = o.incident
+            out.setdefault("changed", []).append(
+                {**incident_dict(i, config), "staff": i.staff, "device": i.device})
         elif isinstance(o, TicketOpened):
             out.setdefault("tickets", []).append({"ticket": o.ticket, "staff": o.staff})
         elif isinstance(o, Display):
@@ -153,11 +171,12 @@ class ContractWriter:
     def __init__(self, stream: IO[str], config: HallConfig) -> None:
         self._out = stream
         self._config = config
-        # Incidents come last in the document but arrive throughout: spool them (to disk
-        # past 1 MiB) so memory stays flat. Closed in close().
+        # Incidents come last in the document but arrive throughout: spool them, one a line
+        # (to disk past 1 MiB), so memory stays flat. Closed in close(). A device_offline
+        # incident may still change (a ruling): it is spooled as "#N" and kept until then.
         self._incidents: IO[str] = tempfile.SpooledTemporaryFile(1 << 20, mode="w+")  # noqa: SIM115
+        self._mutable: list[Incident] = []
         self._first_decision = True
-        self._first_incident = True
         self._out.write('{"decisions": [')
 
     def write(self, outputs: list[Output]) -> None:
@@ -167,52 +186,165 @@ class ContractWriter:
                                 + decision_json(o))
                 self._first_decision = False
             elif isinstance(o, Incident):
-                self._incidents.write(("\n  " if self._first_incident else ",\n  ")
-                                      + json.dumps(incident_dict(o, self._config),
-                                                   ensure_ascii=False))
-                self._first_incident = False
+                if o.faults is not None:
+                    self._incidents.write(f"#{len(self._mutable)}\n")
+                    self._mutable.append(o)
+                else:
+                    self._incidents.write(self._incident_json(o) + "\n")
+
+    def _incident_json(self, incident: Incident) -> str:
+        return json.dumps(incident_dict(incident, self._config), ensure_ascii=False)
 
     def close(self, report: dict[str, Any]) -> None:
         out = self._out
         out.write("\n],\n\"incidents\": [")
         self._incidents.seek(0)
-        while chunk := self._incidents.read(1 << 16):
-            out.write(chunk)
+        for number, line in enumerate(self._incidents):
+            text = line[:-1]
+            if text.startswith("#"):
+                text = self._incident_json(self._mutable[int(text[1:])])
+            out.write(("\n  " if number == 0 else ",\n  ") + text)
         self._incidents.close()
         out.write("\n],\n\"report\": ")
         json.dump(report, out, ensure_ascii=False, indent=1)
         out.write("}\n")
 
 
+_OutageKey = tuple[str, int, str | None]  # (counter, line, device) of a device_offline
+
+
 @dataclass
 class JournalComparison:
     """Where a replay of a journal disagrees with what the journal recorded for an input:
-    its decision, or the incidents it released (the deductions a window may dispute)."""
+    its decision, or the incidents it released (the deductions a window may dispute).
+
+    A device_offline incident may change after it is recorded (a ruling, a late report), so
+    each outage's status is compared as it finally stands, in :meth:`finish`.
+    """
 
     checked: int = 0
     disagreements: int = 0
     shown: list[str] = field(default_factory=list)
+    # How the two sides are named, and what explains a difference at a counter (if known).
+    labels: tuple[str, str] = ("recorded", "replay gives")
+    explain: Callable[[str | None, bool], str] | None = None
+    _outages_then: dict[_OutageKey, tuple[int, bool, bool]] = field(default_factory=dict)
+    _outages_now: dict[_OutageKey, tuple[int, Incident]] = field(default_factory=dict)
 
-    def compare(self, record_outcome: dict[str, Any], outputs: list[Output], seq: int) -> None:
+    def compare(self, record_outcome: dict[str, Any], outputs: list[Output], seq: int,
+                counter: str | None = None) -> None:
         self.checked += 1
         recorded = record_outcome.get("decision")
         then = None if recorded is None else (recorded["accepted"], recorded["reason"])
         derived = next((o for o in outputs if isinstance(o, Decision)), None)
         now = None if derived is None else (derived.accepted, derived.reason)
-        incidents_then = sorted((i["kind"], i["line"], i["exempt"])
-                                for i in record_outcome.get("incidents", ()))
-        incidents_now = sorted((i.kind, i.line, i.exempt) for i in outputs
-                               if isinstance(i, Incident))
+        incidents_then = []
+        for i in record_outcome.get("incidents", ()):
+            if i["kind"] == "device_offline":
+                self._outages_then[_outage_key(i)] = (seq, i["exempt"], i.get("pending", False))
+            else:
+                incidents_then.append((i["kind"], i["line"], i["exempt"], i.get("pending", False)))
+        for i in record_outcome.get("changed", ()):
+            key = _outage_key(i)
+            first = self._outages_then.get(key, (seq, False, False))[0]
+            self._outages_then[key] = (first, i["exempt"], i["pending"])
+        incidents_now = []
+        for o in outputs:
+            if isinstance(o, Incident):
+                if o.faults is not None:
+                    self._outages_now[(o.counter, o.line, o.device)] = (seq, o)
+                else:
+                    incidents_now.append((o.kind, o.line, o.exempt, o.pending))
         differences = []
+        was, gives = self.labels
         if now != then:
-            differences.append(f"decision recorded {then}, replay gives {now}")
-        if incidents_now != incidents_then:
-            differences.append(f"incidents recorded {incidents_then}, replay gives "
-                               f"{incidents_now}")
+            differences.append(f"decision {was} {then}, {gives} {now}")
+        if sorted(incidents_now) != sorted(incidents_then):
+            differences.append(f"incidents {was} {sorted(incidents_then)}, {gives} "
+                               f"{sorted(incidents_now)}")
         if differences:
-            self.disagreements += 1
-            if len(self.shown) < 1000:
-                self.shown.append(f"journal record {seq}: {'; '.join(differences)}")
+            self._disagree(seq, "; ".join(differences), counter, False)
+
+    def finish(self) -> None:
+        """Compare each outage's device_offline incident as it finally stands."""
+        then, now = self._outages_then, self._outages_now
+        for key in sorted(then.keys() | now.keys(), key=lambda k: (k[1], k[0])):
+            recorded = then.get(key)
+            derived = now.get(key)
+            state_then = None if recorded is None else recorded[1:]
+            state_now = None if derived is None else (derived[1].exempt, derived[1].pending)
+            if state_then != state_now:
+                seq = (recorded or derived or (0,))[0]
+                was, gives = self.labels
+                self._disagree(seq, f"device_offline of {key[2]} (line {key[1]}): {was} "
+                                    f"{_status(state_then)}, {gives} {_status(state_now)}",
+                               key[0], True)
+
+    def _disagree(self, seq: int, text: str, counter: str | None, outage: bool) -> None:
+        self.disagreements += 1
+        if len(self.shown) < 1000:
+            why = "" if self.explain is None else f" ({self.explain(counter, outage)})"
+            self.shown.append(f"journal record {seq}: {text}{why}")
+
+
+def _outage_key(i: dict[str, Any]) -> _OutageKey:
+    return (i["counter"], i["line"], i.get("device"))
+
+
+def _status(state: tuple[bool, bool] | None) -> str:
+    if state is None:
+        return "no incident"
+    exempt, pending = state
+    return "exempt" if exempt else "pending" if pending else "deducted"
+
+
+class JournalReplay:
+    """A journal's records through the current rules (for the report), checked against what
+    the journal recorded. Records decided under older rules (the journal's meta says which)
+    are also decided again under those rules: that replay is what the record is checked
+    against, and where the current rules decide otherwise it is a version's change, listed
+    with the reading that explains it, not a disagreement."""
+
+    def __init__(self, config: HallConfig, month: str,
+                 versions: list[tuple[int, int]] | None = None) -> None:
+        self.replayer = Replayer(config, month)
+        self.comparison = JournalComparison()
+        self.changes = JournalComparison(labels=("version 1 gave", f"version {RULES_VERSION} "
+                                                 "gives"), explain=self._why)
+        self._config = config
+        self._versions = versions or [(1, RULES_VERSION)]
+        self._then: RulesEngine | None = None
+        if any(v != RULES_VERSION for _, v in self._versions):
+            self._then = RulesEngine(config, displays=False,
+                                     rules_version=self._versions[0][1])
+
+    def feed(self, item: Event | Tick, record: Record) -> list[Output]:
+        outputs = self.replayer.feed(item)
+        recorded = record.outcome_dict()
+        counter = item.counter if isinstance(item, Event) else None
+        if self._then is None:
+            self.comparison.compare(recorded, outputs, item.line, counter)
+            return outputs
+        self._then.rules_version = next(v for seq, v in reversed(self._versions)
+                                        if seq <= item.line)
+        then = self._then.handle(item) if isinstance(item, Event) \
+            else self._then.advance(item.t)
+        self.comparison.compare(recorded, then, item.line, counter)
+        self.changes.compare(outcome_dict(then, self._config), outputs, item.line, counter)
+        return outputs
+
+    def finish(self) -> list[Output]:
+        outputs = self.replayer.finish()
+        self.comparison.finish()
+        self.changes.finish()
+        return outputs
+
+    def _why(self, counter: str | None, outage: bool) -> str:
+        if outage:
+            return "a fault report exempts an outage only once the IT department verifies it"
+        state = self.replayer.engine.counters.get(counter or "")
+        reading = None if state is None else state.reading
+        return reading or "the counter's state differs since an earlier change"
 
 
 def record_timeline(events: Iterable[Event], config: HallConfig, journal: Journal,

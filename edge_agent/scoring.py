@@ -103,12 +103,19 @@ class Row:
         return {key: figures[key] for key in STAFF_FIGURES}
 
     def deductions(self) -> list[dict[str, Any]]:
-        """Each incident kind with the records (lines) behind it."""
+        """Each incident kind with the records (lines) behind it.
+
+        ``lines`` are the deducted ones, ``pending_lines`` those of them still awaiting the IT
+        department's ruling (待核实), ``exempt_lines`` the verified faults (已查实) and those a
+        system outage excused (also in ``system_outage_lines``, rules.md); a
+        device_offline entry also lists each outage with its repair records (``outages``).
+        """
         by_kind: dict[str, dict[str, Any]] = {}
         for i in self.incidents:
             entry = by_kind.setdefault(i.kind, {"kind": i.kind, "count": 0, "exempt": 0,
-                                                "points": Fraction(0), "lines": [],
-                                                "exempt_lines": []})
+                                                "pending": 0, "points": Fraction(0),
+                                                "lines": [], "exempt_lines": [],
+                                                "pending_lines": []})
             entry["count"] += 1
             if i.exempt:
                 entry["exempt"] += 1
@@ -118,7 +125,20 @@ class Row:
             else:
                 entry["points"] += Fraction(str(i.penalty))
                 entry["lines"].append(i.line)
+                if i.pending:
+                    entry["pending"] += 1
+                    entry["pending_lines"].append(i.line)
+            if i.faults is not None:
+                entry.setdefault("outages", []).append(outage_status(i))
         return [{**e, "points": round2(e["points"])} for e in by_kind.values()]
+
+
+def outage_status(i: Incident) -> dict[str, Any]:
+    """A device_offline incident's outage: its status and the repair records behind it."""
+    status = "exempt" if i.exempt else "pending" if i.pending else "deducted"
+    return {"line": i.line, "device": i.device, "status": status,
+            "faults": [{"ref": f.ref, "source": f.source, "status": f.status, "line": f.line}
+                       for f in i.faults or ()]}
 
 
 class MonthTally:

@@ -11,7 +11,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from edge_agent.rules.calendar import from_us
-from edge_agent.rules.model import EVENT_TYPES, FIVE_LEVELS, HALL, LEVEL_POINTS, SOURCES, Event
+from edge_agent.rules.model import (
+    EVENT_TYPES,
+    FAULT_SOURCES,
+    FIVE_LEVELS,
+    HALL,
+    LEVEL_POINTS,
+    SOURCES,
+    VERDICTS,
+    Event,
+)
 
 # Fields each event type must carry, beyond t, type and counter.
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -22,10 +31,13 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "device_up": ("device",),
     "fault_report": ("device",),
     "fault_cleared": ("device",),
+    "fault_verified": ("device", "verdict"),
     "system_outage": ("until",),
 }
 TEXT_FIELDS = ("counter", "staff", "id_hash", "ticket", "applicant", "level", "source", "device",
-               "reason")
+               "reason", "ref", "verdict")
+# Event types whose "source" is kept (a rating's press side, a fault report's filer).
+_SOURCED = frozenset(("rating", "fault_report"))
 TEXT_FIELD_SET = frozenset(TEXT_FIELDS)
 _TYPES = frozenset(EVENT_TYPES)
 _scan_once = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
@@ -80,9 +92,10 @@ class EventParser:
         for key in REQUIRED.get(etype, ()):
             if get(key) is None:
                 raise TimelineError(line, f'a {etype} event needs "{key}"')
+        source = get("source") or ("staff" if etype == "fault_report" else "pad")
         ev = Event(parse_time(get("t"), line), etype, counter, line, get("staff"),
                    get("id_hash"), get("ticket"), get("applicant"), get("level"),
-                   get("source") or "pad", get("device"), get("reason"))
+                   source, get("device"), get("reason"), get("ref"), get("verdict"))
         if etype == "rating":
             self._check_rating(ev)
             pressed = get("pressed")
@@ -90,6 +103,12 @@ class EventParser:
                 ev.pressed = _pressed(parse_time(pressed, line), ev.t, line)
         elif etype == "system_outage":
             ev.until = _until(parse_time(get("until"), line), ev, line)
+        elif etype == "fault_report" and source not in FAULT_SOURCES:
+            raise TimelineError(line, f'a fault_report\'s "source" must be one of '
+                                      f'{", ".join(FAULT_SOURCES)}, got {source!r}')
+        elif etype == "fault_verified" and ev.verdict not in VERDICTS:
+            raise TimelineError(line, f'"verdict" must be one of {", ".join(VERDICTS)}, '
+                                      f"got {ev.verdict!r}")
         return ev
 
     def _check_rating(self, ev: Event) -> None:
@@ -168,7 +187,7 @@ def event_to_dict(ev: Event, tz: ZoneInfo) -> dict[str, Any]:
     out: dict[str, Any] = {"t": format_time(ev.t, tz), "type": ev.type, "counter": ev.counter}
     for key in TEXT_FIELDS[1:]:
         value = getattr(ev, key)
-        if value is not None and not (key == "source" and ev.type != "rating"):
+        if value is not None and not (key == "source" and ev.type not in _SOURCED):
             out[key] = value
     if ev.pressed is not None:
         out["pressed"] = format_time(ev.pressed, tz)

@@ -10,6 +10,10 @@ from zoneinfo import ZoneInfo
 from edge_agent.rules.calendar import from_us, to_us
 from edge_agent.rules.model import SATISFIED_LEVELS
 
+# What the status page shows of each of today's incidents.
+INCIDENT_KEYS = ("line", "t", "kind", "staff", "penalty", "exempt", "pending", "device",
+                 "faults", "system_outage")
+
 
 @dataclass(slots=True)
 class CounterDay:
@@ -47,8 +51,15 @@ class Today:
             self._counter(event["counter"]).tickets += 1
         for incident in outcome.get("incidents", ()):
             self._counter(incident["counter"]).incidents.append(
-                {k: incident.get(k) for k in ("t", "kind", "staff", "penalty", "exempt",
-                                              "device")})
+                {k: incident.get(k) for k in INCIDENT_KEYS})
+        for change in outcome.get("changed", ()):  # a ruling, a report within the grace
+            self._change(change)
+
+    def _change(self, change: dict[str, Any]) -> None:
+        for incident in self.counter(change["counter"]).incidents:
+            if (incident["line"], incident["kind"], incident["device"]) == \
+                    (change["line"], change["kind"], change.get("device")):
+                incident.update({k: change.get(k) for k in INCIDENT_KEYS})
 
     def counter(self, counter_id: str) -> CounterDay:
         return self.counters.get(counter_id) or CounterDay()

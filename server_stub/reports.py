@@ -32,7 +32,7 @@ from typing import Any
 from edge_agent.cli import deduction_text
 from edge_agent.config import HallConfig
 from edge_agent.journal import Record
-from edge_agent.replay import JournalComparison, Replayer, journal_events
+from edge_agent.replay import JournalReplay, journal_events
 from edge_agent.rules.model import Incident, Output
 from edge_agent.scoring import Row
 from edge_agent.timeline import EventParser, format_time
@@ -66,17 +66,15 @@ def check_month(month: str) -> str:
 def replay_month(records: Iterable[Record], config: HallConfig, month: str,
                  sink: Sink | None = None) -> MonthReplay:
     """Replay a hall's chain and score ``month``; ``sink`` sees every output (export)."""
-    replayer = Replayer(config, check_month(month))
-    comparison = JournalComparison()
+    checked = JournalReplay(config, check_month(month))
     for item, record in journal_events(records, EventParser(config.scale)):
-        outputs = replayer.feed(item)
-        comparison.compare(record.outcome_dict(), outputs, item.line)
+        outputs = checked.feed(item, record)
         if sink is not None:
             sink(outputs)
-    outputs = replayer.finish()
+    outputs = checked.finish()
     if sink is not None:
         sink(outputs)
-    tally = replayer.tally
+    tally, comparison = checked.replayer.tally, checked.comparison
     evidence = {"counters": _evidence(tally.counters, config),
                 "staff": _evidence(tally.staff, config)}
     return MonthReplay(tally.explained(), evidence, comparison.checked,

@@ -74,8 +74,8 @@ def test_changed_rules_show_where_replay_disagrees_with_the_journal(run: Runner)
                                "--month", "2026-03")
     assert status == 1
     assert "journal record 5: decision recorded (False, 'already_rated'), replay gives " \
-           "(False, 'double_press'); incidents recorded [('consecutive_rating', 5, False)], " \
-           "replay gives []" in err
+           "(False, 'double_press'); incidents recorded " \
+           "[('consecutive_rating', 5, False, False)], replay gives []" in err
     assert json.loads(out)["decisions"][1]["reason"] == "double_press"
 
 
@@ -149,6 +149,6 @@ def test_a_changed_deduction_shows_even_when_no_decision_changes(run: Runner) ->
     status, _, err = run.cli("report", "--journal", str(journal), "--config", str(looser),
                              "--month", "2026-03")
     assert status == 1
-    assert "journal record 4: incidents recorded [('refused_evaluation', 4, False)], " \
+    assert "journal record 4: incidents recorded [('refused_evaluation', 4, False, False)], " \
            "replay gives []" in err
     assert "disagrees with the journal on 1 of 4 records" in err

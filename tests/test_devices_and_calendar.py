@@ -1,11 +1,15 @@
 """Device outages and working hours: 004 §17(一)4 "电子评价系统在工作时间内必须开启…无故关闭
-的情况,每次扣1分", §17(二)1 (verified device faults are not deducted), §16 (working hours)."""
+的情况,每次扣1分", §17(二)1 (verified device faults are not deducted), §16 (working hours).
+Which repair records cover an outage (RULES.md §3 "Device faults"); their rulings are in
+test_fault_verification.py. Reports here are filed by the IT department (``source: it``),
+which starts verified, so covered means exempt."""
 
 from __future__ import annotations
 
 from tests.helpers import Runner, ev, kinds, login
 
 PAD = {"device": "A01-pad"}
+IT = {"source": "it"}  # a repair record the IT department filed: verified from the start
 
 
 def offline(doc: dict) -> list[tuple[str, bool]]:  # type: ignore[type-arg]
@@ -43,7 +47,8 @@ def test_outage_over_lunch_starts_counting_at_one(run: Runner) -> None:
 
 
 def test_outage_exempt_when_fault_already_open(run: Runner) -> None:
-    doc = run.replay([ev("09:00:00", "fault_report", **PAD), ev("09:30:00", "device_down", **PAD)])
+    doc = run.replay([ev("09:00:00", "fault_report", **PAD, **IT),
+                      ev("09:30:00", "device_down", **PAD)])
     assert offline(doc) == [("09:30:00", True)]
     row = doc["report"]["counters"]["A01"]
     assert row["penalties"] == 0.0
@@ -51,25 +56,26 @@ def test_outage_exempt_when_fault_already_open(run: Runner) -> None:
 
 
 def test_fault_report_within_grace_inclusive_exempts(run: Runner) -> None:
-    doc = run.replay([ev("09:30:00", "device_down", **PAD), ev("10:00:00", "fault_report", **PAD)])
+    doc = run.replay([ev("09:30:00", "device_down", **PAD),
+                      ev("10:00:00", "fault_report", **PAD, **IT)])
     assert offline(doc) == [("09:30:00", True)]
 
 
 def test_fault_report_after_grace_does_not_exempt(run: Runner) -> None:
     doc = run.replay([ev("09:30:00", "device_down", **PAD),
-                      ev("10:00:00.000001", "fault_report", **PAD)])
+                      ev("10:00:00.000001", "fault_report", **PAD, **IT)])
     assert offline(doc) == [("09:30:00", False)]
 
 
 def test_cleared_fault_no_longer_exempts(run: Runner) -> None:
-    doc = run.replay([ev("09:00:00", "fault_report", **PAD), ev("09:10:00", "fault_cleared", **PAD),
-                      ev("09:30:00", "device_down", **PAD)])
+    doc = run.replay([ev("09:00:00", "fault_report", **PAD, **IT),
+                      ev("09:10:00", "fault_cleared", **PAD), ev("09:30:00", "device_down", **PAD)])
     assert offline(doc) == [("09:30:00", False)]
 
 
 def test_fault_for_another_device_does_not_exempt(run: Runner) -> None:
     doc = run.replay([ev("09:30:00", "device_down", **PAD),
-                      ev("09:35:00", "fault_report", device="B01-pad", counter="B01")])
+                      ev("09:35:00", "fault_report", device="B01-pad", counter="B01", **IT)])
     assert offline(doc) == [("09:30:00", False)]
 
 
@@ -78,7 +84,7 @@ def test_pending_outage_keeps_incident_order(run: Runner) -> None:
     doc = run.replay([login("09:00:00"), ev("09:30:00", "device_down", **PAD),
                       ev("09:40:00", "ticket_called", ticket="T1"),
                       ev("09:41:00", "ticket_called", ticket="T2"),
-                      ev("09:50:00", "fault_report", **PAD)])
+                      ev("09:50:00", "fault_report", **PAD, **IT)])
     assert [(i["kind"], i["exempt"]) for i in doc["incidents"]] == [
         ("device_offline", True), ("not_prompted", False)]
 
@@ -135,9 +141,9 @@ def test_bound_rating_accepted_outside_hours(run: Runner) -> None:
 def test_grace_of_an_overnight_outage_runs_from_the_opening(run: Runner) -> None:
     """Counted from 08:30, so a fault reported at 08:45 (long after the 19:00 start) exempts."""
     doc = run.replay([ev("19:00:00", "device_down", **PAD),
-                      ev("08:45:00", "fault_report", day="2026-03-03", **PAD),
+                      ev("08:45:00", "fault_report", day="2026-03-03", **PAD, **IT),
                       ev("09:30:00", "device_up", day="2026-03-03", **PAD)])
     assert offline(doc) == [("08:30:00", True)]
     doc = run.replay([ev("19:00:00", "device_down", **PAD),
-                      ev("09:00:00.000001", "fault_report", day="2026-03-03", **PAD)])
+                      ev("09:00:00.000001", "fault_report", day="2026-03-03", **PAD, **IT)])
     assert offline(doc) == [("08:30:00", False)]

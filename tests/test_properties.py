@@ -42,11 +42,20 @@ BODIES = {
                                          "fault_cleared"]),
                         st.sampled_from(DEVICES)),
 }
+REFS = st.sampled_from([None, "R1", "R2"])
+BODIES["fault"] = st.builds(
+    lambda d, src, ref: {"type": "fault_report", "device": d, "source": src,
+                         **({} if ref is None else {"ref": ref})},
+    st.sampled_from(DEVICES), st.sampled_from(["staff", "staff", "pad", "it"]), REFS)
+BODIES["ruling"] = st.builds(
+    lambda d, verdict, ref: {"type": "fault_verified", "device": d, "verdict": verdict,
+                             **({} if ref is None else {"ref": ref})},
+    st.sampled_from(DEVICES), st.sampled_from(["device_fault", "not_device_fault"]), REFS)
 for simple in ("staff_logout", "service_done", "invite_cancel", "pause", "resume"):
     BODIES[simple] = st.just({"type": simple})
 # Weights: presses and the call / invite flow dominate real timelines.
 MIX = (["rating"] * 8 + ["service_done"] * 4 + ["ticket_called"] * 4 + ["device"] * 2
-       + ["staff_login", "staff_logout", "invite_cancel", "pause", "resume"])
+       + ["staff_login", "staff_logout", "invite_cancel", "pause", "resume", "fault", "ruling"])
 bodies = st.sampled_from(MIX).flatmap(lambda kind: BODIES[kind])
 LOGINS = [(0, c, {"type": "staff_login", "staff": f"L{c}", "id_hash": "h:x"}) for c in COUNTERS]
 steps = st.lists(st.tuples(gaps_ms, st.sampled_from(COUNTERS), bodies),
@@ -150,6 +159,55 @@ def test_journal_verifies_after_any_prefix_and_replays_the_same(
         timeline_doc, _ = replay_doc(prefix)
         assert [d.reason for d in from_journal] == [d["reason"] for d in
                                                    timeline_doc["decisions"]]
+        # Each incident's status as the journal's records leave it (the incident, then any
+        # later change to it) is what replay of the same prefix gives.
+        assert recorded_statuses(records) == {
+            (i["counter"], i["kind"], i["line"]): (i["exempt"], i["pending"])
+            for i in timeline_doc["incidents"]}
+
+
+def recorded_statuses(records: list[Any]) -> dict[tuple[str, str, int], tuple[bool, bool]]:
+    statuses = {}
+    for record in records:
+        outcome = record.outcome_dict()
+        for i in [*outcome.get("incidents", ()), *outcome.get("changed", ())]:
+            statuses[(i["counter"], i["kind"], i["line"])] = (i["exempt"], i["pending"])
+    return statuses
+
+
+@settings(max_examples=150, deadline=None)
+@given(steps, st.sampled_from(DEVICES), st.sampled_from(["device_fault", "not_device_fault"]),
+       REFS)
+def test_a_later_ruling_changes_only_the_outages_its_report_covers(
+        plan: list[Any], device: str, verdict: str, ref: str | None) -> None:
+    lines = timeline(plan)
+    last = json.loads(lines[-1])["t"]
+    ruling = {"t": last, "type": "fault_verified", "counter": "A01", "device": device,
+              "verdict": verdict, **({} if ref is None else {"ref": ref})}
+    before, outputs = replay_doc(lines)
+    after, _ = replay_doc([*lines, json.dumps(ruling)])
+    ruled = _ruled_report(lines, device, ref)
+    covering = {(i.counter, i.line) for i in outputs if isinstance(i, Incident)
+                and ruled is not None and any(f.line == ruled for f in i.faults or ())}
+    assert len(before["incidents"]) == len(after["incidents"])
+    for was, now in zip(before["incidents"], after["incidents"], strict=True):
+        if (was["counter"], was["line"]) not in covering or was["kind"] != "device_offline":
+            assert was == now
+        else:
+            assert {k: v for k, v in was.items() if k not in ("exempt", "pending", "faults")} \
+                == {k: v for k, v in now.items() if k not in ("exempt", "pending", "faults")}
+            assert now["exempt"] == any(f["status"] == "verified" for f in now["faults"])
+
+
+def _ruled_report(lines: list[str], device: str, ref: str | None) -> int | None:
+    """The line of the report a ruling names: the device's latest (with that ref)."""
+    found = None
+    for number, text in enumerate(lines, 1):
+        body = json.loads(text)
+        if body["type"] == "fault_report" and body["device"] == device \
+                and (ref is None or body.get("ref") == ref):
+            found = number
+    return found
 
 
 @settings(max_examples=60, deadline=None)
@@ -183,18 +241,20 @@ def test_decision_lines_are_the_json_of_the_contract(line: int, counter: str, ac
     assert decision_json(d) == json.dumps(decision_dict(d), ensure_ascii=False)
 
 
+TIME_DRIVEN = ("device_offline", "long_pause")  # raised when a deadline falls due
+
+
 @settings(max_examples=150, deadline=None)
 @given(steps)
 def test_an_events_own_incidents_leave_with_its_outputs(plan: list[Any]) -> None:
-    """Only a device_offline waiting on its grace (and what queues behind it) may lag."""
+    """Nothing is held back: an incident leaves with the event (or deadline) that raised it,
+    never with a later one; a later change to it comes as IncidentChanged."""
     parser = EventParser(CONFIG.scale)
     replayer = Replayer(CONFIG, "2026-03")
-    waiting = False
     for number, text in enumerate(timeline(plan), 1):
         ev = parser.parse_line(text, number)
         outputs = replayer.feed(ev)
-        waiting = waiting or any(i.kind == "device_offline" for i in replayer.engine._held)
-        if not waiting:
-            assert not replayer.engine._held
-            lines = [o.line for o in outputs if isinstance(o, Incident)]
-            assert all(line <= number for line in lines)
+        incidents = [o for o in outputs if isinstance(o, Incident)]
+        assert all(i.line <= number for i in incidents)
+        own = [i for i in incidents if i.kind not in TIME_DRIVEN]
+        assert all(i.line == number for i in own)

@@ -18,7 +18,7 @@ def test_not_prompted_when_next_ticket_called_without_invitation(run: Runner) ->
     doc = run.replay([*CALLED, ev("09:20:00", "ticket_called", ticket="T2")])
     assert doc["incidents"] == [{"line": 3, "counter": "A01", "kind": "not_prompted",
                                  "t": "2026-03-02T09:20:00+08:00", "penalty": 1.0,
-                                 "exempt": False}]
+                                 "exempt": False, "pending": False}]
 
 
 def test_not_prompted_at_logout_and_at_cancel_while_serving(run: Runner) -> None:
@@ -106,7 +106,7 @@ def test_long_pause_fires_when_due_without_any_event(run: Runner) -> None:
                       ev("10:30:00.000001", "resume")])
     assert incidents(doc, "long_pause") == [
         {"line": 2, "counter": "A01", "kind": "long_pause", "t": "2026-03-02T10:30:00+08:00",
-         "penalty": 0.0, "exempt": False}]
+         "penalty": 0.0, "exempt": False, "pending": False}]
     doc = run.replay([login("09:00:00"), ev("09:30:00", "pause")])
     assert [i["t"] for i in incidents(doc, "long_pause")] == ["2026-03-02T10:30:00+08:00"]
 

@@ -45,15 +45,8 @@ def test_a_ticket_current_when_the_system_went_down_is_not_held_against_staff(ru
     )
     assert code == 0
     assert json.loads(out)["counters"]["A01"]["deductions"] == [
-        {
-            "kind": "not_prompted",
-            "count": 2,
-            "exempt": 1,
-            "points": 1.0,
-            "lines": [5],
-            "exempt_lines": [4],
-            "system_outage_lines": [4],
-        }
+        {"kind": "not_prompted", "count": 2, "exempt": 1, "pending": 0, "points": 1.0,
+         "lines": [5], "exempt_lines": [4], "pending_lines": [], "system_outage_lines": [4]}
     ]
 
 

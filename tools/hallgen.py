@@ -111,14 +111,19 @@ def _special(c: Counter, t: int, pad: str) -> Steps:
         yield t, {"type": "device_down", "device": pad}
         t += rng.randint(15, 40) * 60_000 * MS
         yield t, {"type": "device_up", "device": pad}
-    else:  # faulty_pad: reported to IT within the grace, so the outage is exempt
+    else:  # faulty_pad: reported within the grace; the IT department repairs the pad and
+        # rules it a device fault (查实), so the outage is exempt
         c.note("device_offline_exempt")
         yield t, {"type": "device_down", "device": pad}
-        yield t + rng.randint(2, 20) * 60_000 * MS, {"type": "fault_report", "device": pad}
+        reported = t + rng.randint(2, 20) * 60_000 * MS
+        ref = f"{pad}-{from_us(reported, TZ):%Y%m%d%H%M%S}"
+        yield reported, {"type": "fault_report", "device": pad, "ref": ref}
         t += rng.randint(40, 70) * 60_000 * MS
         yield t, {"type": "device_up", "device": pad}
         yield t + 60_000 * MS, {"type": "fault_cleared", "device": pad}
-        t += 60_000 * MS
+        yield t + 120_000 * MS, {"type": "fault_verified", "device": pad, "ref": ref,
+                                 "verdict": "device_fault"}
+        t += 120_000 * MS
     return t
 
 

@@ -9,9 +9,8 @@ opening hour, the end of a fault report's grace) fire when :meth:`RulesEngine.ad
 from __future__ import annotations
 
 import heapq
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import count
 from typing import Any
 
@@ -19,13 +18,25 @@ from edge_agent.config import HallConfig
 from edge_agent.rules.calendar import US, WorkCalendar
 from edge_agent.rules.model import (
     HALL,
+    REJECTED,
+    RULES_VERSION,
+    UNVERIFIED,
+    VERIFIED,
     Decision,
     Display,
     Event,
+    FaultReport,
     Incident,
+    IncidentChanged,
     Output,
     TicketOpened,
 )
+
+# What explains a decision of version 2 that version 1 made otherwise (replay of old journals).
+READING_RECALL = "重呼: the current ticket called again is the same service (rules version 2)"
+READING_CANCEL = "invite_cancel with no live ticket changes nothing (rules version 2)"
+READING_ID_HASH = "a repeated login's id_hash replaces the one held (rules version 2)"
+
 
 Gap = tuple[int, int]  # a system outage: the agent was not listening from, to (rules.md)
 
@@ -61,13 +72,21 @@ class Outage:
     start: int
     line: int
     incident: Incident | None = None
+    # Repair records open at some moment since the outage began, until it is counted.
+    covers: list[FaultReport] = field(default_factory=list)
     gap: Gap | None = None
 
 
 @dataclass(slots=True)
 class DeviceState:
     outage: Outage | None = None
-    fault_open: bool = False
+    open_reports: list[FaultReport] = field(default_factory=list)  # until fault_cleared
+    latest: FaultReport | None = None  # what a ruling without a ref names
+    by_ref: dict[str, FaultReport] = field(default_factory=dict)  # the latest with each ref
+    # Counted outages whose grace for a late report has not passed: (grace end, incident).
+    in_grace: list[tuple[int, Incident]] = field(default_factory=list)
+    # Its device_offline incidents that some report covers: what a ruling may change.
+    covered: list[Incident] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -81,6 +100,9 @@ class CounterState:
     pause: Pause | None = None
     last_accepted: int | None = None
     screen: str = "closed"
+    # The latest reading of rules version 2 that decided here otherwise than version 1:
+    # what explains a difference when a journal written under version 1 is replayed.
+    reading: str | None = None
 
     @property
     def state(self) -> str:
@@ -102,15 +124,17 @@ _Deadline = tuple[int, bool, int, Callable[[int, Any], None], Any]
 class RulesEngine:
     """One hall's counters, staff and devices; the single owner of their state."""
 
-    def __init__(self, config: HallConfig, *, displays: bool = True) -> None:
+    def __init__(self, config: HallConfig, *, displays: bool = True,
+                 rules_version: int = RULES_VERSION) -> None:
         self.config = config
+        # 1 decides as version 1 did (to check a journal written then); 2 is RULES.md now.
+        self.rules_version = rules_version
         self.now: int | None = None
         self.counters: dict[str, CounterState] = {}
         self.devices: dict[str, DeviceState] = {}
         self._staff_at: dict[str, str] = {}
         self._deadlines: list[_Deadline] = []
         self._seq = count()
-        self._held: deque[Incident] = deque()  # raise order; the head may still be pending
         self._outputs: list[Output] = []
         self._displays = displays
         r = config.rules
@@ -135,6 +159,7 @@ class RulesEngine:
             "device_up": self._device_up,
             "fault_report": self._fault_report,
             "fault_cleared": self._fault_cleared,
+            "fault_verified": self._fault_verified,
         }
         self._hall_handlers: dict[str, Callable[[Event], None]] = {
             "system_outage": self._system_outage,
@@ -146,8 +171,7 @@ class RulesEngine:
         """Apply one event; return everything it (and the time before it) produced."""
         t = ev.t
         deadlines = self._deadlines
-        if (deadlines and deadlines[0][0] <= t) or self._held or self.now is None \
-                or t < self.now:
+        if (deadlines and deadlines[0][0] <= t) or self.now is None or t < self.now:
             self._move_time(t)
         else:
             self.now = t
@@ -156,8 +180,6 @@ class RulesEngine:
             return self._take()
         counter = self.counters.get(ev.counter) or self._new_counter(ev.counter)
         self._handlers[ev.type](ev, counter)
-        if self._held:
-            self._flush_incidents()  # the event's own incidents leave with its outputs
         if self._displays:
             self._show(counter, t)
         return self._take()
@@ -168,10 +190,7 @@ class RulesEngine:
         return self._take()
 
     def finish(self) -> list[Output]:
-        """Release incidents still waiting on a fault report's grace, as they stand."""
-        for incident in self._held:
-            incident.pending = False
-        self._flush_incidents()
+        """The end of the input: nothing is held back, so nothing more comes out."""
         return self._take()
 
     # --- time ----------------------------------------------------------------------------
@@ -187,8 +206,6 @@ class RulesEngine:
             heapq.heappop(deadlines)
             fire(due, ref)
         self.now = t
-        if self._held:
-            self._flush_incidents()
 
     def _at(self, due: int, strict: bool, fire: Callable[[int, Any], None], ref: Any) -> None:
         heapq.heappush(self._deadlines, (due, strict, next(self._seq), fire, ref))
@@ -208,20 +225,15 @@ class RulesEngine:
         return out
 
     def _incident(self, kind: str, counter: CounterState, t: int, line: int, *,
-                  device: str | None = None, pending: bool = False, exempt: bool = False,
+                  device: str | None = None, faults: list[FaultReport] | None = None,
                   gap: Gap | None = None) -> Incident:
-        if gap is not None:  # a system outage may have caused it: exempt (rules.md)
-            exempt, pending = True, False
         incident = Incident(line=line, t=t, counter=counter.id, kind=kind,
                             penalty=self._penalty[kind], staff=counter.staff,
-                            exempt=exempt, device=device, pending=pending, system_outage=gap)
-        self._held.append(incident)
+                            device=device, faults=faults, system_outage=gap)
+        if faults or gap is not None:
+            _settle(incident)
+        self._outputs.append(incident)
         return incident
-
-    def _flush_incidents(self) -> None:
-        held = self._held
-        while held and not held[0].pending:
-            self._outputs.append(held.popleft())
 
     def _show(self, c: CounterState, t: int) -> None:
         state = c.state
@@ -282,6 +294,10 @@ class RulesEngine:
         assert staff is not None
         if c.staff == staff:
             c.login_at = ev.t
+            if ev.id_hash is not None and ev.id_hash != c.staff_hash \
+                    and self.rules_version >= 2:
+                c.staff_hash = ev.id_hash  # rule 4 compares with the latest (RULES.md §7)
+                c.reading = READING_ID_HASH
             return
         elsewhere = self._staff_at.get(staff)
         if elsewhere is not None:
@@ -319,6 +335,9 @@ class RulesEngine:
             self._outputs.append(TicketOpened(line=ev.line, t=ev.t, counter=c.id,
                                               ticket=ev.ticket, staff=None))
             return
+        if c.ticket is not None and c.ticket.id == ev.ticket and self.rules_version >= 2:
+            c.reading = READING_RECALL
+            return  # 重呼: the citizen did not answer; one service, counted once
         c.pause = None  # calling the next citizen is being back at the counter
         self._end_ticket(c, ev.t, ev.line)
         self._open_ticket(c, ev, ev.ticket)
@@ -341,6 +360,10 @@ class RulesEngine:
     def _invite_cancel(self, ev: Event, c: CounterState) -> None:
         if c.staff is None:
             return
+        if c.ticket is None and self.rules_version >= 2:
+            if c.expired:
+                c.reading = READING_CANCEL
+            return  # no live ticket: nothing to cancel (RULES.md §3, version 2)
         self._end_ticket(c, ev.t, ev.line)
         c.expired = False
 
@@ -424,7 +447,7 @@ class RulesEngine:
         d = self._device(ev.device)
         if d.outage is not None:
             return
-        outage = d.outage = Outage(ev.device, c.id, ev.t, ev.line)
+        outage = d.outage = Outage(ev.device, c.id, ev.t, ev.line, covers=list(d.open_reports))
         if not self._is_pad(ev.device):
             return
         calendar = self._calendar(c.id)
@@ -440,15 +463,15 @@ class RulesEngine:
         if d.outage is not outage:
             return
         c = self.counters[outage.counter]
-        exempt = d.fault_open
-        outage.incident = self._incident("device_offline", c, t, outage.line,
-                                         device=outage.device, exempt=exempt,
-                                         pending=not exempt, gap=outage.gap)
-        if not outage.incident.exempt:
-            self._at(t + self._fault_grace, True, self._grace_over, outage.incident)
-
-    def _grace_over(self, due: int, incident: Incident) -> None:
-        incident.pending = False
+        # Version 1: only a report open at this moment covered the outage.
+        covers = outage.covers if self.rules_version >= 2 else list(d.open_reports)
+        incident = outage.incident = self._incident(
+            "device_offline", c, t, outage.line, device=outage.device, faults=list(covers),
+            gap=outage.gap)
+        if covers:
+            d.covered.append(incident)
+        d.in_grace = [g for g in d.in_grace if g[0] >= t]
+        d.in_grace.append((t + self._fault_grace, incident))
 
     def _device_up(self, ev: Event, c: CounterState) -> None:
         assert ev.device is not None
@@ -457,16 +480,44 @@ class RulesEngine:
     def _fault_report(self, ev: Event, c: CounterState) -> None:
         assert ev.device is not None
         d = self._device(ev.device)
-        d.fault_open = True
-        for incident in self._held:
-            if incident.pending and incident.device == ev.device:
-                incident.pending = False
-                incident.exempt = True
-        self._flush_incidents()
+        trusted = ev.source == "it" or not self.config.rules.fault_verification \
+            or self.rules_version < 2
+        report = FaultReport(ev.device, c.id, ev.source, ev.ref, ev.line, ev.t,
+                             VERIFIED if trusted else UNVERIFIED)
+        d.open_reports.append(report)
+        d.latest = report
+        if ev.ref is not None:
+            d.by_ref[ev.ref] = report
+        if d.outage is not None and d.outage.incident is None:
+            d.outage.covers.append(report)  # an outage not counted yet (outside hours)
+        d.in_grace = [g for g in d.in_grace if g[0] >= ev.t]  # the grace includes its end
+        for _, incident in d.in_grace:
+            assert incident.faults is not None
+            if report not in incident.faults:
+                if not incident.faults:
+                    d.covered.append(incident)
+                incident.faults.append(report)
+                self._resettle(incident, ev)
 
     def _fault_cleared(self, ev: Event, c: CounterState) -> None:
         assert ev.device is not None
-        self._device(ev.device).fault_open = False
+        d = self._device(ev.device)
+        for report in d.open_reports:
+            report.open = False
+        d.open_reports = []
+
+    def _fault_verified(self, ev: Event, c: CounterState) -> None:
+        assert ev.device is not None
+        d = self._device(ev.device)
+        report = d.latest if ev.ref is None else d.by_ref.get(ev.ref)
+        status = VERIFIED if ev.verdict == "device_fault" else REJECTED
+        if report is None or report.status == status:
+            return  # a ruling that matches no report, or repeats one, changes nothing
+        report.status = status
+        for incident in d.covered:
+            assert incident.faults is not None
+            if report in incident.faults:
+                self._resettle(incident, ev)
 
     # --- the system's own outages (rules.md, "System outages") ------------------------------
 
@@ -483,9 +534,25 @@ class RulesEngine:
         for d in self.devices.values():
             if d.outage is not None:
                 d.outage.gap = gap
-        for incident in self._held:  # an outage's incident still in its fault-report grace
-            if incident.pending and incident.kind == "device_offline":
-                incident.pending = False
-                incident.exempt = True
-                incident.system_outage = gap
-        self._flush_incidents()
+            # An outage in its fault-report grace: the staff's report may have been lost.
+            d.in_grace = [g for g in d.in_grace if g[0] >= ev.t]
+            for _, incident in d.in_grace:
+                if incident.system_outage is None:
+                    incident.system_outage = gap
+                    self._resettle(incident, ev)
+
+    def _resettle(self, incident: Incident, ev: Event) -> None:
+        """Recompute an output incident's status; say so when it changed."""
+        before = (incident.exempt, incident.pending)
+        _settle(incident)
+        if (incident.exempt, incident.pending) != before:
+            self._outputs.append(IncidentChanged(ev.line, ev.t, incident))
+
+
+def _settle(incident: Incident) -> None:
+    """RULES.md §3: exempt once a covering report is verified; pending while one is not yet
+    ruled; deducted plainly when none covers it or every covering one was rejected. Exempt
+    too when a system outage may have caused it (rules.md, "System outages")."""
+    statuses = {f.status for f in incident.faults or ()}
+    incident.exempt = VERIFIED in statuses or incident.system_outage is not None
+    incident.pending = not incident.exempt and UNVERIFIED in statuses

@@ -21,6 +21,7 @@ EVENT_TYPES = (
     "device_up",
     "fault_report",
     "fault_cleared",
+    "fault_verified",
     "system_outage",
 )
 HALL = "*"  # the counter of an event about the whole hall (a system outage)
@@ -32,7 +33,15 @@ LEVEL_POINTS = {
              "very_unsatisfied": 0},
 }
 SATISFIED_LEVELS = frozenset({"very_satisfied", "satisfied", "basic"})
-SOURCES = ("pad", "staff")
+SOURCES = ("pad", "staff")  # of a rating press
+FAULT_SOURCES = ("staff", "pad", "it")  # of a fault report (报修): who filed it
+VERDICTS = ("device_fault", "not_device_fault")  # the IT department's ruling (查实)
+# A fault report's status (RULES.md §3 "Device faults: reported, then verified").
+UNVERIFIED, VERIFIED, REJECTED = "unverified", "verified", "rejected"
+# The rules version this code implements; journals record the version they were written under.
+RULES_VERSION = 2
+
+
 @dataclass(slots=True)
 class Event:
     t: int
@@ -47,6 +56,8 @@ class Event:
     source: str = "pad"
     device: str | None = None
     reason: str | None = None
+    ref: str | None = None  # fault_report / fault_verified: the repair record's number
+    verdict: str | None = None  # fault_verified: one of VERDICTS
     # A rating that reached the engine late (a pad's stored press, a slow bus): when the
     # citizen pressed, earlier than `t`. The press checks measure from it (rules.md).
     pressed: int | None = None
@@ -68,6 +79,20 @@ class Decision:
     level: str
 
 
+@dataclass(slots=True, eq=False)
+class FaultReport:
+    """One repair record (报修) of a device, and where the IT department's ruling left it."""
+
+    device: str
+    counter: str
+    source: str  # one of FAULT_SOURCES
+    ref: str | None
+    line: int
+    t: int
+    status: str  # UNVERIFIED, VERIFIED or REJECTED
+    open: bool = True  # until fault_cleared for its device
+
+
 @dataclass(slots=True)
 class Incident:
     line: int
@@ -76,12 +101,28 @@ class Incident:
     kind: str
     penalty: float
     staff: str | None
+    # Not deducted: a covering fault report is verified (device_offline only).
     exempt: bool = False
     device: str | None = None
-    # A device_offline incident waits out the fault-report grace before it is final.
+    # Deducted until the IT department rules: a covering report is still unverified.
     pending: bool = False
+    # device_offline: the repair records covering the outage, in the order they came.
+    faults: list[FaultReport] | None = None
     # Exempt because a system outage (from, to) may have caused it (rules.md).
     system_outage: tuple[int, int] | None = None
+
+
+@dataclass(slots=True)
+class IncidentChanged:
+    """An incident already output changed status (a ruling, a report within the grace).
+
+    ``line`` and ``t`` are the event's that changed it; ``incident`` is the incident as it is
+    now (the same object the engine output before, so a tally holding it sees the change).
+    """
+
+    line: int
+    t: int
+    incident: Incident
 
 
 @dataclass(slots=True)
@@ -105,4 +146,4 @@ class Display:
     staff: str | None
 
 
-Output = Decision | Incident | TicketOpened | Display
+Output = Decision | Incident | IncidentChanged | TicketOpened | Display

@@ -16,6 +16,7 @@ from typing import Any
 
 from edge_agent.config import HallConfig
 from edge_agent.journal import Journal
+from edge_agent.rules.model import RULES_VERSION
 from edge_agent.service.clock import WALL, Clock
 from edge_agent.service.core import Core
 from edge_agent.service.inputs import Stop
@@ -41,6 +42,7 @@ def open_journal(config: HallConfig) -> tuple[Journal, int]:
         journal.set_meta("hall", config.hall_id)
     boot = int(journal.get_meta("agent_boot") or 0) % 65535 + 1
     journal.set_meta("agent_boot", str(boot))
+    journal.claim_rules_version(RULES_VERSION)  # what it decides from here on
     return journal, boot
 
 

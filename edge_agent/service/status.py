@@ -65,5 +65,5 @@ def _counter(core: Core, cid: str, name: str) -> dict[str, Any]:
         "staff": staff, "staff_name": member.name if member else staff,
         "devices": devices,
         "today": day.figures(),
-        "incidents": [dict(i, pending=False) for i in day.incidents],
+        "incidents": [dict(i, pending=bool(i.get("pending"))) for i in day.incidents],
     }

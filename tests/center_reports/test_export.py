@@ -210,9 +210,11 @@ def test_a_recalled_ticket_is_rated_a_second_time(tmp_path: Path) -> None:
 
 def test_more_than_99_ratings_of_one_case_is_an_error(tmp_path: Path) -> None:
     lines: list[dict[str, Any]] = [login("08:00:00")]
-    for n in range(100):  # the same ticket id called, served and rated 100 times
-        lines += [ev(clock(n * 30 + 1), "ticket_called", ticket="A001"),
-                  ev(clock(n * 30 + 2), "service_done"), press(clock(n * 30 + 3))]
+    # The same ticket id called, served and rated 100 times, each call after the last
+    # invitation expired (calling the current ticket again is one service: 重呼).
+    for n in range(100):
+        lines += [ev(clock(n * 70 + 1), "ticket_called", ticket="A001"),
+                  ev(clock(n * 70 + 2), "service_done"), press(clock(n * 70 + 3))]
     hall = small_hall(tmp_path, lines)
     with pytest.raises(ExportError, match="办件编号 A001: more than 99 ratings in one month"):
         haochaping_rows(hall.records(), hall.config, MONTH, REGION)

@@ -68,8 +68,12 @@ def test_records_of_other_months_are_not_counted(hall: Hall, report: dict[str, A
     def shifted(r: dict[str, Any]) -> dict[str, Any]:
         def row(x: dict[str, Any]) -> dict[str, Any]:
             return {**x, "deductions": [
-                {**d, "lines": [n + before for n in d["lines"]],
-                 "exempt_lines": [n + before for n in d["exempt_lines"]]}
+                {**d, **{key: [n + before for n in d[key]]
+                         for key in ("lines", "exempt_lines", "pending_lines")},
+                 **({"outages": [
+                     {**o, "line": o["line"] + before,
+                      "faults": [{**f, "line": f["line"] + before} for f in o["faults"]]}
+                     for o in d["outages"]]} if "outages" in d else {})}
                 for d in x["deductions"]]}
         return {**r, "counters": {k: row(v) for k, v in r["counters"].items()},
                 "staff": {k: row(v) for k, v in r["staff"].items()}}
