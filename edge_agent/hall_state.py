@@ -50,6 +50,8 @@ from edge_agent.today import Today
 from edge_agent.wire.guard import SeqGuard
 
 log = logging.getLogger("edge_agent.snapshots")
+OTHER_CODE = "made by other rules code (the agent was upgraded)"
+OTHER_CONFIG = "made under another configuration"
 TICKS = frozenset({"tick", SNAPSHOT})  # records that are time passing (replay.journal_events)
 FORMAT = "hall-state/1"
 SNAPSHOT_EVERY = 5_000  # records (a start replays at most about this many); and each day
@@ -236,6 +238,8 @@ def restore(journal: Journal, config: HallConfig) -> Restored:
             return Restored(state, record.seq, n, tuple(warnings))
         warnings.append(f"snapshot at journal record {record.seq} not used: {problem}")
         log.warning("%s", warnings[-1])
+        if problem in (OTHER_CODE, OTHER_CONFIG):
+            break  # older ones were made by older code (or configuration) still
     if warnings:
         log.warning("no usable snapshot: replaying the whole journal")
     state = HallState(config)
@@ -262,8 +266,7 @@ def snapshot_problem(journal: Journal, record: Record, blob: bytes,
     for key, value in expected.items():
         if meta.get(key) != value:
             return {"format": f"format {meta.get('format')!r}, expected {FORMAT!r}",
-                    "code": "made by other rules code (the agent was upgraded)",
-                    "config": "made under another configuration",
+                    "code": OTHER_CODE, "config": OTHER_CONFIG,
                     "sha256": "its stored state does not match the digest in its record",
                     }[key]
     return None
