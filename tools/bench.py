@@ -154,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("what", nargs="*", default=[],
                    choices=("replay", "journal", "firmware", "live", "center", "startup", []))
     p.add_argument("--counters", type=int, default=100)
+    p.add_argument("--no-full-replay", action="store_true",
+                   help="startup: only the starts from snapshots")
     args = p.parse_args(argv)
     what = args.what or ["replay", "journal", "firmware", "live", "center"]
     WORK.mkdir(parents=True, exist_ok=True)
@@ -178,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     if "startup" in what:
         from tools import bench_startup
 
-        bench_startup.main()
+        bench_startup.main(["--no-full-replay"] if args.no_full_replay else [])
     return 0
 
 
