@@ -87,6 +87,12 @@ class HallState:
         self.note(record.t_us, record.event_dict(), record.outcome_dict())
         return outputs
 
+    def note_entry(self, entry: Entry) -> None:
+        """A record just journaled, read as replay reads it (its JSON in canonical form, keys
+        sorted), so the state is the replayed one down to the order of a dictionary's keys."""
+        self.note(entry.t_us, json.loads(canonical(entry.event)),
+                  json.loads(canonical(entry.outcome)))
+
     def note(self, t_us: int, event: dict[str, Any], outcome: dict[str, Any]) -> None:
         """A record's marks, device flags and today's figures (the engine has decided it)."""
         wire = event.get("wire")
@@ -187,7 +193,7 @@ def write_snapshot(journal: Journal, state: HallState, t_us: int) -> list[Output
     event = {"t": format_time(t_us, state.config.tz)}
     outputs = state.engine.advance(t_us)
     outcome = outcome_dict(outputs, state.config)
-    state.note(t_us, event, outcome)
+    state.note(t_us, event, json.loads(canonical(outcome)))  # as replay will read it
     blob = encode_state(state)
     journal.append_snapshot(t_us, {
         **event, "format": FORMAT, "code": code_fingerprint(),
@@ -293,7 +299,7 @@ def record_timeline(events: Iterable[Event], config: HallConfig, journal: Journa
         ev.line = journal.head_seq + len(pending) + 1  # as the agent does: its record
         outputs = state.engine.handle(ev)
         entry = Entry(ev.t, ev.type, event_to_dict(ev, config.tz), outcome_dict(outputs, config))
-        state.note(entry.t_us, entry.event, entry.outcome)
+        state.note_entry(entry)
         pending.append(entry)
         since += 1
         if len(pending) >= batch:

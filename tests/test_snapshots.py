@@ -108,7 +108,7 @@ def record(journal: Journal, events: list[tuple[Event, dict[str, Any] | None]],
             data["wire"] = wire
         entry = Entry(ev.t, "event", data, outcome_dict(outputs, config))
         journal.append_many([entry])
-        state.note(entry.t_us, entry.event, entry.outcome)
+        state.note_entry(entry)
         if i in snapshot_after:
             write_snapshot(journal, state, ev.t + 1000 * (i % 3))
     return state
@@ -120,7 +120,7 @@ def full_replay(journal: Journal, config: HallConfig = CONFIG) -> HallState:
     return state
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps, st.data())
 def test_the_restored_state_is_the_full_replays_at_every_snapshot(
         plan: list[Any], data: st.DataObject) -> None:

@@ -156,7 +156,7 @@ class Core:
                     batch)
         self.journal.append_many(batch.entries)
         for entry in batch.entries:
-            self.state.note(entry.t_us, entry.event, entry.outcome)
+            self.state.note_entry(entry)
         self._last_record_us = batch.entries[-1].t_us
         log.warning("system outage journaled: no record from %s to %s",
                     format_time(since, self._tz), format_time(now, self._tz))
@@ -220,7 +220,7 @@ class Core:
             self.journal.append_many(batch.entries)  # durable from here
             self._last_record_us = max(self._last_record_us, batch.entries[-1].t_us)
             for entry in batch.entries:
-                self.state.note(entry.t_us, entry.event, entry.outcome)
+                self.state.note_entry(entry)
             if self.outbox is not None:
                 self.outbox.wake()
         for device in batch.woke:
