@@ -40,7 +40,9 @@ CREATE TRIGGER IF NOT EXISTS records_no_update BEFORE UPDATE ON records
 BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS records_no_delete BEFORE DELETE ON records
 BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+CREATE TABLE IF NOT EXISTS snapshots (seq INTEGER PRIMARY KEY, state BLOB NOT NULL);
 """
+SNAPSHOT = "snapshot"  # the kind of a snapshot's record: its state's digest, in the chain
 
 
 class JournalError(RuntimeError):
@@ -195,6 +197,32 @@ class Journal:
         self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._db.execute("PRAGMA journal_mode=DELETE")
 
+    def append_snapshot(self, t_us: int, event: dict[str, Any], outcome: dict[str, Any],
+                        state: bytes) -> int:
+        """Append a snapshot's record (``event`` holds the state's digest) and the state
+        itself, in one durable transaction: a crash leaves both or neither."""
+        seq = self.head_seq + 1
+        event_text, outcome_text = canonical(event), canonical(outcome)
+        digest = record_hash(self.head, seq, t_us, SNAPSHOT, event_text, outcome_text)
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (seq, t_us, SNAPSHOT, event_text, outcome_text, self.head, digest))
+            db.execute("INSERT INTO snapshots VALUES (?, ?)", (seq, state))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self.head_seq, self.head = seq, digest
+        return seq
+
+    def record(self, seq: int) -> Record | None:
+        return record_at(self._db, seq)
+
+    def snapshots(self) -> Iterator[tuple[Record, bytes]]:
+        return read_snapshots(self._db)
+
     def set_meta(self, key: str, value: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
@@ -278,6 +306,24 @@ def read_records(db: sqlite3.Connection, after: int = 0) -> Iterator[Record]:
     while rows := cursor.fetchmany(1024):
         for row in rows:
             yield Record(*row)
+
+
+def read_snapshots(db: sqlite3.Connection) -> Iterator[tuple[Record, bytes]]:
+    """Each stored snapshot with its record, the latest first (only records of kind
+    ``snapshot``: a state stored against any other record is not a snapshot)."""
+    cursor = db.execute(
+        "SELECT r.seq, r.t_us, r.kind, r.event, r.outcome, r.prev, r.hash, "
+        "CAST(s.state AS BLOB) "
+        "FROM snapshots s JOIN records r ON r.seq = s.seq WHERE r.kind = ? "
+        "ORDER BY s.seq DESC", (SNAPSHOT,))
+    for row in cursor:
+        yield Record(*row[:7]), row[7]
+
+
+def record_at(db: sqlite3.Connection, seq: int) -> Record | None:
+    row = db.execute("SELECT seq, t_us, kind, event, outcome, prev, hash FROM records "
+                     "WHERE seq = ?", (seq,)).fetchone()
+    return Record(*row) if row else None
 
 
 def chain_start(db: sqlite3.Connection) -> tuple[int, bytes]:

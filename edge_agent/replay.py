@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO
 
 from edge_agent.config import HallConfig
-from edge_agent.journal import GENESIS, Entry, Journal, Record, checked
+from edge_agent.journal import GENESIS, SNAPSHOT, Journal, Record, checked
 from edge_agent.rules.engine import RulesEngine
 from edge_agent.rules.model import (
     RULES_VERSION,
@@ -27,7 +27,7 @@ from edge_agent.rules.model import (
     TicketOpened,
 )
 from edge_agent.scoring import MonthTally
-from edge_agent.timeline import EventParser, TimelineError, event_to_dict, format_time
+from edge_agent.timeline import EventParser, TimelineError, format_time
 
 
 @dataclass(slots=True)
@@ -104,10 +104,11 @@ def journal_events(records: Iterable[Record], parser: EventParser,
     """The inputs a journal holds with their records, the chain checked as it is read
     (from record ``start[0]``, linked to ``start[1]``: see :func:`journal.chain_start`).
 
-    An input's ``line`` is its record's sequence number.
+    An input's ``line`` is its record's sequence number. A snapshot's record is time passing
+    to when it was taken (the live engine may have let silent deadlines fall due by then).
     """
     for r in checked(records, start):
-        if r.kind == "tick":
+        if r.kind in ("tick", SNAPSHOT):
             yield Tick(r.t_us, r.seq), r
         else:
             yield parser.parse(r.event_dict(), r.seq), r
@@ -140,6 +141,8 @@ def incident_dict(i: Incident, config: HallConfig) -> dict[str, Any]:
         out["device"] = i.device
         out["faults"] = [{"ref": f.ref, "source": f.source, "status": f.status,
                           "line": f.line} for f in i.faults]
+    if i.system_outage is not None:  # why it is exempt (rules.md, "System outages")
+        out["system_outage"] = [format_time(x, config.tz) for x in i.system_outage]
     return out
 
 
@@ -353,19 +356,7 @@ class JournalReplay:
 
 def record_timeline(events: Iterable[Event], config: HallConfig, journal: Journal,
                     batch: int = 256) -> int:
-    """Decide each event and journal it with its outcome, ``batch`` records a commit."""
-    engine = RulesEngine(config)
-    order = TimeOrder(config)
-    pending: list[Entry] = []
-    count = 0
-    for ev in events:
-        order.check(ev)
-        outputs = engine.handle(ev)
-        pending.append(Entry(ev.t, ev.type, event_to_dict(ev, config.tz),
-                             outcome_dict(outputs, config)))
-        if len(pending) >= batch:
-            count += len(journal.append_many(pending))
-            pending = []
-    if pending:
-        count += len(journal.append_many(pending))
-    return count
+    """Decide each event and journal it with its outcome, with snapshots as the agent
+    writes them (edge_agent.hall_state, which builds on this module)."""
+    from edge_agent.hall_state import record_timeline as record  # it imports this module
+    return record(events, config, journal, batch)

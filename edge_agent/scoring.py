@@ -106,7 +106,8 @@ class Row:
         """Each incident kind with the records (lines) behind it.
 
         ``lines`` are the deducted ones, ``pending_lines`` those of them still awaiting the IT
-        department's ruling (待核实), ``exempt_lines`` the verified faults (已查实); a
+        department's ruling (待核实), ``exempt_lines`` the verified faults (已查实) and those a
+        system outage excused (also in ``system_outage_lines``, rules.md); a
         device_offline entry also lists each outage with its repair records (``outages``).
         """
         by_kind: dict[str, dict[str, Any]] = {}
@@ -119,6 +120,8 @@ class Row:
             if i.exempt:
                 entry["exempt"] += 1
                 entry["exempt_lines"].append(i.line)
+                if i.system_outage is not None:  # why: the system was down (rules.md)
+                    entry.setdefault("system_outage_lines", []).append(i.line)
             else:
                 entry["points"] += Fraction(str(i.penalty))
                 entry["lines"].append(i.line)

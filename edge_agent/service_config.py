@@ -22,6 +22,8 @@ class AgentConfig:
     tick_ms: int = 1000  # how often time passes in the engine with no input
     bus_cycle_ms: int = 100  # an RS-485 bus's shortest poll cycle (serial_link.py)
     status_listen: str = "127.0.0.1:8480"  # the live status page and its JSON; "" = off
+    heartbeat_s: float = 60.0  # a record at least this often: the journal bounds a downtime
+    snapshot_every: int = 5_000  # records between snapshots of the state (and each day)
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,8 @@ def _listen(value: str, where: str, key: str) -> None:
 
 def _agent(raw: dict[str, Any]) -> AgentConfig:
     v = _fields(raw, "agent", AgentConfig())
-    _positive(v, "agent", "device_timeout_s", "tick_ms", "bus_cycle_ms")
+    _positive(v, "agent", "device_timeout_s", "tick_ms", "bus_cycle_ms", "heartbeat_s",
+              "snapshot_every")
     if not v["journal"]:
         raise ConfigError("[agent] journal: must name a file")
     _listen(v["status_listen"], "agent", "status_listen")

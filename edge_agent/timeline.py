@@ -15,6 +15,7 @@ from edge_agent.rules.model import (
     EVENT_TYPES,
     FAULT_SOURCES,
     FIVE_LEVELS,
+    HALL,
     LEVEL_POINTS,
     SOURCES,
     VERDICTS,
@@ -31,6 +32,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "fault_report": ("device",),
     "fault_cleared": ("device",),
     "fault_verified": ("device", "verdict"),
+    "system_outage": ("until",),
 }
 TEXT_FIELDS = ("counter", "staff", "id_hash", "ticket", "applicant", "level", "source", "device",
                "reason", "ref", "verdict")
@@ -99,6 +101,8 @@ class EventParser:
             pressed = get("pressed")
             if pressed is not None:
                 ev.pressed = _pressed(parse_time(pressed, line), ev.t, line)
+        elif etype == "system_outage":
+            ev.until = _until(parse_time(get("until"), line), ev, line)
         elif etype == "fault_report" and source not in FAULT_SOURCES:
             raise TimelineError(line, f'a fault_report\'s "source" must be one of '
                                       f'{", ".join(FAULT_SOURCES)}, got {source!r}')
@@ -123,6 +127,16 @@ def _pressed(pressed: int, t: int, line: int) -> int:
         raise TimelineError(line, '"pressed" must not be later than "t" (it is when a late '
                                   "press was made)")
     return pressed
+
+
+def _until(until: int, ev: Event, line: int) -> int:
+    if until < ev.t:
+        raise TimelineError(line, '"until" must not be earlier than "t" (a system outage '
+                                  "runs from t to until)")
+    if ev.counter != HALL:
+        raise TimelineError(line, f'a system_outage is the whole hall\'s: its "counter" is '
+                                  f'"{HALL}", got {ev.counter!r}')
+    return until
 
 
 def parse_time(value: Any, line: int) -> int:
@@ -177,4 +191,6 @@ def event_to_dict(ev: Event, tz: ZoneInfo) -> dict[str, Any]:
             out[key] = value
     if ev.pressed is not None:
         out["pressed"] = format_time(ev.pressed, tz)
+    if ev.until is not None:
+        out["until"] = format_time(ev.until, tz)
     return out

@@ -11,6 +11,7 @@
     tools/bench center          # 350k-record backlog catch-up next to a raw HTTP+JSON ingest
     tools/bench center --cluster    # the same, also into a local three-master Redis Cluster
     tools/bench archive [--counters 100]  # a year of a hall, month by month, archiving on
+    tools/bench startup         # agent start-up with a day's to a year's journal (not in "all")
 
 Files go to var/bench/ on the project's own disk (a tmpfs /tmp would make fsync free).
 """
@@ -157,8 +158,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="tools/bench", description=__doc__.split("\n")[0])
     p.add_argument("what", nargs="*", default=[],
                    choices=("replay", "journal", "firmware", "screens", "live", "center", "archive",
-                            []))
+                            "startup", []))
     p.add_argument("--counters", type=int, default=100)
+    p.add_argument("--no-full-replay", action="store_true",
+                   help="startup: only the starts from snapshots")
     args, rest = p.parse_known_args(argv)  # the rest: options of `center` and `archive`
     what = args.what or ["replay", "journal", "firmware", "live", "center"]
     WORK.mkdir(parents=True, exist_ok=True)
@@ -188,6 +191,10 @@ def main(argv: list[str] | None = None) -> int:
         from tools import bench_archive
 
         bench_archive.main(["--counters", str(args.counters), *rest])
+    if "startup" in what:
+        from tools import bench_startup
+
+        bench_startup.main(["--no-full-replay"] if args.no_full_replay else [])
     return 0
 
 

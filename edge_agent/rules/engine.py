@@ -18,6 +18,7 @@ from typing import Any
 from edge_agent.config import HallConfig
 from edge_agent.rules.calendar import US, WorkCalendar
 from edge_agent.rules.model import (
+    HALL,
     REJECTED,
     RULES_VERSION,
     UNVERIFIED,
@@ -38,6 +39,9 @@ READING_CANCEL = "invite_cancel with no live ticket changes nothing (rules versi
 READING_ID_HASH = "a repeated login's id_hash replaces the one held (rules version 2)"
 
 
+Gap = tuple[int, int]  # a system outage: the agent was not listening from, to (rules.md)
+
+
 class TimeWentBackwards(ValueError):
     """An event older than one already handled."""
 
@@ -51,6 +55,7 @@ class Ticket:
     invited_at: int | None = None
     rated: bool = False
     consecutive_flagged: bool = False
+    gap: Gap | None = None  # current when a system outage began: its incidents are exempt
 
 
 @dataclass(slots=True, eq=False)
@@ -58,6 +63,7 @@ class Pause:
     counter: str
     start: int
     line: int
+    gap: Gap | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -69,6 +75,7 @@ class Outage:
     incident: Incident | None = None
     # Repair records open at some moment since the outage began, until it is counted.
     covers: list[FaultReport] = field(default_factory=list)
+    gap: Gap | None = None
 
 
 @dataclass(slots=True)
@@ -159,6 +166,9 @@ class RulesEngine:
             "fault_cleared": self._fault_cleared,
             "fault_verified": self._fault_verified,
         }
+        self._hall_handlers: dict[str, Callable[[Event], None]] = {
+            "system_outage": self._system_outage,
+        }
 
     # --- public surface ------------------------------------------------------------------
 
@@ -170,6 +180,9 @@ class RulesEngine:
             self._move_time(t)
         else:
             self.now = t
+        if ev.counter == HALL:  # about the whole hall, not a counter
+            self._hall_handlers[ev.type](ev)
+            return self._take()
         counter = self.counters.get(ev.counter) or self._new_counter(ev.counter)
         self._handlers[ev.type](ev, counter)
         if self._held:
@@ -224,12 +237,12 @@ class RulesEngine:
         return out
 
     def _incident(self, kind: str, counter: CounterState, t: int, line: int, *,
-                  device: str | None = None, faults: list[FaultReport] | None = None
-                  ) -> Incident:
+                  device: str | None = None, faults: list[FaultReport] | None = None,
+                  gap: Gap | None = None) -> Incident:
         incident = Incident(line=line, t=t, counter=counter.id, kind=kind,
                             penalty=self._penalty[kind], staff=counter.staff,
-                            device=device, faults=faults)
-        if faults:
+                            device=device, faults=faults, system_outage=gap)
+        if faults or gap is not None:
             _settle(incident)
         waiting = self.rules_version < 2 and kind == "device_offline" and not incident.exempt
         if waiting or self._held:
@@ -288,9 +301,9 @@ class RulesEngine:
         if ticket.rated:
             return
         if ticket.invited_at is None:
-            self._incident("not_prompted", c, t, line)
+            self._incident("not_prompted", c, t, line, gap=ticket.gap)
         elif t - ticket.invited_at < self._min_invite:
-            self._incident("refused_evaluation", c, t, line)
+            self._incident("refused_evaluation", c, t, line, gap=ticket.gap)
 
     def _invite(self, c: CounterState, ticket: Ticket, t: int) -> None:
         ticket.invited_at = t
@@ -389,7 +402,8 @@ class RulesEngine:
             return
         ticket = c.ticket
         if ticket is not None and ticket.invited_at is None:
-            self._incident("left_mid_service", c, ev.t, ev.line)  # the ticket is suspended
+            # the ticket is suspended
+            self._incident("left_mid_service", c, ev.t, ev.line, gap=ticket.gap)
         else:
             self._end_ticket(c, ev.t, ev.line)
         c.expired = False
@@ -402,7 +416,7 @@ class RulesEngine:
     def _long_pause_due(self, due: int, pause: Pause) -> None:
         c = self.counters[pause.counter]
         if c.pause is pause:
-            self._incident("long_pause", c, due, pause.line)
+            self._incident("long_pause", c, due, pause.line, gap=pause.gap)
 
     def _resume(self, ev: Event, c: CounterState) -> None:
         c.pause = None
@@ -442,7 +456,9 @@ class RulesEngine:
             ticket.id if ticket is not None else None,
             ticket.staff if ticket is not None else c.staff, ev.level))
         if incident is not None:
-            self._incident(incident, c, t, ev.line)
+            self._incident(incident, c, t, ev.line,
+                           gap=ticket.gap if ticket is not None and incident
+                           == "consecutive_rating" else None)
 
     # --- devices -------------------------------------------------------------------------
 
@@ -480,7 +496,8 @@ class RulesEngine:
         # Version 1: only a report open at this moment covered the outage.
         covers = outage.covers if self.rules_version >= 2 else list(d.open_reports)
         incident = outage.incident = self._incident(
-            "device_offline", c, t, outage.line, device=outage.device, faults=list(covers))
+            "device_offline", c, t, outage.line, device=outage.device, faults=list(covers),
+            gap=outage.gap)
         if covers:
             d.covered.append(incident)
         d.in_grace = [g for g in d.in_grace if g[0] >= t]
@@ -540,6 +557,28 @@ class RulesEngine:
             if report in incident.faults:
                 self._resettle(incident, ev)
 
+    # --- the system's own outages (rules.md, "System outages") ------------------------------
+
+    def _system_outage(self, ev: Event) -> None:
+        """The agent was not listening from ``ev.t`` to ``ev.until``: what was under way then
+        may have lost an input, so its incidents are exempt (rules.md)."""
+        assert ev.until is not None
+        gap = (ev.t, ev.until)
+        for c in self.counters.values():
+            if c.ticket is not None:
+                c.ticket.gap = gap
+            if c.pause is not None:
+                c.pause.gap = gap
+        for d in self.devices.values():
+            if d.outage is not None:
+                d.outage.gap = gap
+            # An outage in its fault-report grace: the staff's report may have been lost.
+            d.in_grace = [g for g in d.in_grace if g[0] >= ev.t]
+            for _, incident in d.in_grace:
+                if incident.system_outage is None:
+                    incident.system_outage = gap
+                    self._resettle(incident, ev)
+
     def _resettle(self, incident: Incident, ev: Event) -> None:
         """Recompute an output incident's status; say so when it changed."""
         before = (incident.exempt, incident.pending)
@@ -550,7 +589,8 @@ class RulesEngine:
 
 def _settle(incident: Incident) -> None:
     """RULES.md §3: exempt once a covering report is verified; pending while one is not yet
-    ruled; deducted plainly when none covers it or every covering one was rejected."""
+    ruled; deducted plainly when none covers it or every covering one was rejected. Exempt
+    too when a system outage may have caused it (rules.md, "System outages")."""
     statuses = {f.status for f in incident.faults or ()}
-    incident.exempt = VERIFIED in statuses
+    incident.exempt = VERIFIED in statuses or incident.system_outage is not None
     incident.pending = not incident.exempt and UNVERIFIED in statuses

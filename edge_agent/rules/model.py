@@ -22,7 +22,9 @@ EVENT_TYPES = (
     "fault_report",
     "fault_cleared",
     "fault_verified",
+    "system_outage",
 )
+HALL = "*"  # the counter of an event about the whole hall (a system outage)
 FIVE_LEVELS = ("very_satisfied", "satisfied", "basic", "unsatisfied", "very_unsatisfied")
 # Points of each level in the month's base score (RULES.md §5).
 LEVEL_POINTS = {
@@ -59,6 +61,8 @@ class Event:
     # A rating that reached the engine late (a pad's stored press, a slow bus): when the
     # citizen pressed, earlier than `t`. The press checks measure from it (rules.md).
     pressed: int | None = None
+    # A system outage: the agent was not listening from `t` to `until` (rules.md).
+    until: int | None = None
 
 
 @dataclass(slots=True)
@@ -104,6 +108,8 @@ class Incident:
     pending: bool = False
     # device_offline: the repair records covering the outage, in the order they came.
     faults: list[FaultReport] | None = None
+    # Exempt because a system outage (from, to) may have caused it (rules.md).
+    system_outage: tuple[int, int] | None = None
 
 
 @dataclass(slots=True)

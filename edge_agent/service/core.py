@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from edge_agent import hall_state
 from edge_agent.config import HallConfig
-from edge_agent.journal import Entry, Journal, Record
+from edge_agent.journal import Entry, Journal
 from edge_agent.outbox import fault_reason
-from edge_agent.replay import journal_events, outcome_dict
+from edge_agent.replay import outcome_dict
 from edge_agent.rules.calendar import from_us
-from edge_agent.rules.engine import CounterState, RulesEngine
-from edge_agent.rules.model import Display, Event, Output
+from edge_agent.rules.engine import CounterState
+from edge_agent.rules.model import HALL, Display, Event, Output
 from edge_agent.service.checks import FRAME_LINKS, expected_address
 from edge_agent.service.clock import WALL, TimeSource
 from edge_agent.service.devices import DeviceTable, link_name
@@ -46,7 +47,6 @@ from edge_agent.service.inputs import (
 )
 from edge_agent.service.pad_view import PadView, pad_text
 from edge_agent.service.status import snapshot
-from edge_agent.service.today import Today
 from edge_agent.timeline import EventParser, event_to_dict, format_time
 from edge_agent.wire import (
     Encoder,
@@ -88,7 +88,8 @@ class Batch:
 
 class Core:
     def __init__(self, config: HallConfig, journal: Journal, *, boot: int,
-                 clock: TimeSource = WALL, links: dict[str, Link] | None = None) -> None:
+                 clock: TimeSource = WALL, links: dict[str, Link] | None = None,
+                 restore: bool = True) -> None:
         self.config = config
         self.journal = journal
         self.clock = clock
@@ -96,11 +97,9 @@ class Core:
         self.links: dict[str, Link] = dict(links or {})
         self.servers: dict[str, Any] = {}  # local servers (the queue hook): their health
         self.inbox: Inbox = queue.Queue(INBOX_SIZE)
-        self.engine = RulesEngine(config)
         self.guard = SeqGuard()
         self.devices = DeviceTable(config, self.guard)
         self.encoder = Encoder(boot)
-        self.today = Today(config.tz)
         self.refusals: Counter[str] = Counter()
         self.started_us = clock.now_us()
         self.outbox: Any = None  # edge_agent.outbox.Outbox when the hall has a center
@@ -114,37 +113,84 @@ class Core:
         self._logged: set[tuple[str, str]] = set()
         self._staff_cards = config.service.staff_by_card()
         self.pad_view = PadView(config)
-        self.restore()
+        self.snapshot_every = config.service.agent.snapshot_every
+        self._heartbeat_us = round(config.service.agent.heartbeat_s * US)
+        self._last_record_us = 0
+        self.state = hall_state.HallState(config)
+        self.engine = self.state.engine
+        self.today = self.state.today
+        self._snapshot_seq = 0
+        self._snapshot_day_end = 0
+        if restore:  # else the caller restores once its links are taking input (run.py)
+            self.restore()
 
     # --- start: the journal back into the engine -----------------------------------------
 
     def restore(self) -> None:
-        """Replay the journal through the engine: same state, same guard marks."""
-        for item, record in journal_events(self.journal.records(), self._parser):
-            if isinstance(item, Event):
-                self.engine.handle(item)
-                self._restore_record(record)
-            else:
-                self.engine.advance(item.t)
-            self.today.add(record.t_us, record.event_dict(), record.outcome_dict())
+        """The journal back into the engine (from its latest snapshot and the records after
+        it, or all of it): same state, same guard marks, same device flags."""
+        restored = hall_state.restore(self.journal, self.config)
+        self.state = restored.state
+        self.engine = self.state.engine
+        self.today = self.state.today
+        self.restored = restored
+        self._snapshot_seq = restored.snapshot_seq
+        self._snapshot_day_end = hall_state.next_midnight(self.started_us, self._tz)
+        for device, mark in self.state.guard.marks().items():
+            self.guard.check(device, *mark)
+        for device, flags in self.state.flags.items():
+            health = self.devices.health.get(device)
+            if health is not None:
+                health.online = flags.online
+                health.fault = flags.fault
+                health.selftest_failed = flags.selftest_failed
+        last = self.journal.record(self.journal.head_seq)
+        self._last_record_us = last.t_us if last is not None else 0
+        restored_at = self.clock.now_us()
+        if last is not None:
+            self._system_outage(restored_at)
         for h in self.devices.health.values():
-            h.last_seen = self.started_us  # heard of "now": silent from here on is down
+            h.last_seen = restored_at  # heard of "now": silent from here on is down
+        log.info("journal restored to record %d: %s, %d records replayed",
+                 self.journal.head_seq, f"snapshot at record {restored.snapshot_seq}"
+                 if restored.snapshot_seq else "no snapshot", restored.replayed)
 
-    def _restore_record(self, record: Record) -> None:
-        ev = record.event_dict()
-        wire = ev.get("wire")
-        if wire is not None:
-            self.guard.check(wire["device"], wire["boot"], wire["seq"])
-        health = self.devices.health.get(ev.get("device") or "")
-        if health is None:
+    def _system_outage(self, now: int) -> None:
+        """Journal the time since the last record (the agent was not listening) as a system
+        outage of the whole hall, before anything else is decided (rules.md)."""
+        since = self.engine.now
+        if since is None or now <= since:
             return
-        kind = ev["type"]
-        if kind in ("device_down", "device_up"):
-            health.online = kind == "device_up"
-        elif kind in ("fault_report", "fault_cleared"):
-            health.fault = kind == "fault_report"
-            health.selftest_failed = health.fault and str(ev.get("reason", "")).startswith(
-                "selftest")
+        batch = Batch()
+        self._event(Event(since, "system_outage", HALL, until=now,
+                          reason=f"agent boot {self.boot}: not listening since its last record"),
+                    batch)
+        self.journal.append_many(batch.entries)
+        for entry in batch.entries:
+            self.state.note_entry(entry)
+        self._last_record_us = batch.entries[-1].t_us
+        log.warning("system outage journaled: no record from %s to %s",
+                    format_time(since, self._tz), format_time(now, self._tz))
+
+    def snapshot_due(self, now: int, quiet: bool) -> bool:
+        """At a quiet moment after the local day's end, or after snapshot_every records
+        (at once after four times that, quiet or not)."""
+        since = self.journal.head_seq - self._snapshot_seq
+        if not since:
+            return False
+        due = since >= self.snapshot_every or now >= self._snapshot_day_end
+        return due and (quiet or since >= 4 * self.snapshot_every)
+
+    def write_snapshot(self, now: int) -> None:
+        started = time.monotonic()
+        outputs = hall_state.write_snapshot(self.journal, self.state, self.engine.now or now)
+        if outputs:  # none at the engine's own time; kept right if that ever changes
+            log.warning("a snapshot let time pass: %d outputs", len(outputs))
+        self._snapshot_seq = self.journal.head_seq
+        self._last_record_us = max(self._last_record_us, self.engine.now or now)
+        self._snapshot_day_end = hall_state.next_midnight(now, self._tz)
+        log.info("snapshot at journal record %d in %.0f ms", self._snapshot_seq,
+                 (time.monotonic() - started) * 1000)
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -155,7 +201,8 @@ class Core:
         while True:
             items = self._take_items()
             stop = any(isinstance(i, Stop) for i in items)
-            self.step([i for i in items if not isinstance(i, Stop)])
+            # The last turn journals a heartbeat: a clean stop's downtime starts here.
+            self.step([i for i in items if not isinstance(i, Stop)], closing=stop)
             if stop:
                 return
 
@@ -172,18 +219,19 @@ class Core:
                 break
         return items
 
-    def step(self, items: list[Item]) -> None:
+    def step(self, items: list[Item], *, closing: bool = False) -> None:
         """One turn: items in, one commit, then acks, answers and display commands out."""
         now = self.clock.now_us()
         batch = Batch()
         for item in items:
             self._take(item, now, batch)
-        if now >= self._next_tick:
-            self._tick(now, batch)
+        if now >= self._next_tick or closing:
+            self._tick(now, batch, closing)
         if batch.entries:
             self.journal.append_many(batch.entries)  # durable from here
+            self._last_record_us = max(self._last_record_us, batch.entries[-1].t_us)
             for entry in batch.entries:
-                self.today.add(entry.t_us, entry.event, entry.outcome)
+                self.state.note_entry(entry)
             if self.outbox is not None:
                 self.outbox.wake()
         for device in batch.woke:
@@ -192,19 +240,23 @@ class Core:
             self._send(device, frame)
         for done, ok, why in batch.answers:
             done(ok, why)
+        if self.snapshot_due(now, not items):
+            self.write_snapshot(now)
         if now >= self._next_tick:
             self._next_tick = now + self._tick_us
             self.publish_status()
         elif batch.entries and time.monotonic() - self._published >= STATUS_EVERY_S:
             self.publish_status()
 
-    def _tick(self, now: int, batch: Batch) -> None:
+    def _tick(self, now: int, batch: Batch, heartbeat: bool = False) -> None:
         for device in self.devices.silent(now, self._timeout_us):
             lost = self.devices.health[device].link_lost
             why = "silent" if lost is None else f"silent; its link: {lost}"
             self._device_state(device, False, now, why, batch)
         outputs = self.engine.advance(max(now, self.engine.now or now))
-        if outputs:
+        if outputs or (not batch.entries and (
+                heartbeat or now - self._last_record_us >= self._heartbeat_us)):
+            # A heartbeat when nothing else is journaled: the record bounds a downtime.
             t = self.engine.now or now
             self._commit(Entry(t, "tick", {"t": format_time(t, self._tz)},
                                outcome_dict(outputs, self.config)), outputs, batch)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_agent.config import HallConfig
-from edge_agent.journal import Journal, JournalError
+from edge_agent.journal import Journal
 from edge_agent.rules.model import RULES_VERSION
 from edge_agent.service.checks import check_live
 from edge_agent.service.clock import WALL, Clock
@@ -152,23 +152,28 @@ def _serve(config: HallConfig, clock: Clock, stopping: list[int]) -> int:
 
 def _serve_locked(config: HallConfig, clock: Clock, stopping: list[int]) -> int:
     journal, boot = open_journal(config)
-    try:
-        core = Core(config, journal, boot=boot, clock=clock)
-    except JournalError:
-        journal.close()
-        raise
+    core = Core(config, journal, boot=boot, clock=clock, restore=False)
     parts = build_links(config, core)
     for part in parts:
         if hasattr(part, "send"):
             core.links[part.name] = part
         elif hasattr(part, "health"):
             core.servers[type(part).__name__] = part
-    outbox = attach_outbox(config, core)
     started: list[Any] = []
     try:
-        for part in parts:
+        # Input first: keypads and badge readers are opened, pads heard and queue reports
+        # taken while the journal is restored; they wait on the inbox, in order, and are
+        # decided once the state is back. The status page opens once it has a state to show.
+        early = [p for p in parts if not isinstance(p, _late_parts())]
+        for part in early:
             _start(part, core)
             started.append(part)
+        core.restore()
+        for part in parts:
+            if part not in early:
+                _start(part, core)
+                started.append(part)
+        outbox = attach_outbox(config, core)
         if outbox is not None:
             outbox.start()
             started.append(outbox)
@@ -183,6 +188,11 @@ def _serve_locked(config: HallConfig, clock: Clock, stopping: list[int]) -> int:
         return 1
     log.info("agent stopped cleanly at journal seq %d", journal.head_seq)
     return 0
+
+
+def _late_parts() -> tuple[type, ...]:
+    from edge_agent.service.status_http import StatusServer
+    return (StatusServer,)
 
 
 def _start(part: Any, core: Core) -> None:

@@ -7,13 +7,22 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edge_agent.journal import open_for_reading, read_records
+from edge_agent.journal import Journal, open_for_reading, read_records
 from edge_agent.replay import JournalComparison, Replayer, journal_events
 from edge_agent.service.clock import ManualClock
+from edge_agent.service.core import Core
 from edge_agent.service.inputs import BadgeRead, KeyAction, LinkState, QueueReport, SerialBytes
 from edge_agent.timeline import EventParser
 from edge_agent.wire import Ack, Display, Screen
-from tests.service.core_kit import MONDAY_9, PAD_KEY, SIGN_KEY, Pad, config, make_core
+from tests.service.core_kit import (
+    MONDAY_9,
+    PAD_KEY,
+    SIGN_KEY,
+    Pad,
+    RecordingLink,
+    config,
+    make_core,
+)
 
 
 def journal_rows(path: Path) -> list[tuple[int, str, dict[str, Any], dict[str, Any]]]:
@@ -128,7 +137,8 @@ def test_a_silent_pad_goes_down_and_comes_back_when_heard(tmp_path: Path) -> Non
     core.step([])
     clock.advance(60)
     core.step([SerialBytes("/dev/ttyPAD", pad.heartbeat(), clock.now_us())])
-    types = [(r[2]["type"], r[2].get("device")) for r in journal_rows(tmp_path / "j.sqlite")]
+    types = [(r[2].get("type"), r[2].get("device"))  # ticks (heartbeats) have no type
+             for r in journal_rows(tmp_path / "j.sqlite")]
     assert ("device_down", "A01-pad") in types
     assert types.index(("device_down", "A01-pad")) < types.index(("device_up", "A01-pad"))
     # The sign was never heard either: it went down at the same tick.
@@ -159,7 +169,7 @@ def test_a_pad_its_link_reports_gone_is_down_only_once_silent(tmp_path: Path) ->
     clock.advance(11)
     core.step([])
     downs = [r[2] for r in journal_rows(tmp_path / "j.sqlite")
-             if r[2]["type"] in ("device_down", "device_up")]
+             if r[2].get("type") in ("device_down", "device_up")]
     assert [(d["type"], d["device"], d["reason"]) for d in downs] == [
         ("device_down", "A01-pad", "silent; its link: port vanished")]
 
@@ -320,3 +330,79 @@ def test_a_retried_report_naming_the_current_ticket_is_answered_not_journaled(
     assert answers == [True, True, True, True]
     state = core.engine.counters["A01"]
     assert state.ticket is not None and state.ticket.id == "T1" and state.ticket.rated
+
+
+def test_input_taken_while_the_journal_is_restored_is_decided_after_it_in_order(
+        tmp_path: Path) -> None:
+    """A restarting agent's links run before the restore (run.py): what they hear waits on
+    the inbox and is decided against the restored state, in the order it arrived."""
+    clock = ManualClock(MONDAY_9)
+    path = tmp_path / "j.sqlite"
+    core = make_core(path, clock)
+    open_counter(core, clock)  # S01 logged in, T1 invited
+    core.journal.close()
+
+    clock.advance(2)
+    journal = Journal(path)
+    again = Core(config(), journal, boot=2, clock=clock, restore=False)
+    again.links["serial:/dev/ttyPAD"] = RecordingLink("serial:/dev/ttyPAD", journal)
+    pad = Pad()
+    held = [SerialBytes("/dev/ttyPAD", pad.press(), clock.now_us()),
+            KeyAction("A01-keypad", "call_next", clock.now_us() + 1),
+            QueueReport("A01", "service_done", clock.now_us() + 2)]
+    for item in held:
+        again.inbox.put(item)
+    assert again.engine.counters == {}  # not restored yet: nothing decided
+    again.restore()
+    again.step([again.inbox.get_nowait() for _ in held])
+    rows = journal_rows(path)[-3:]
+    assert [r[2]["type"] for r in rows] == ["rating", "ticket_called", "service_done"]
+    assert rows[0][3]["decision"]["reason"] == "accepted"  # T1's invitation was restored
+    assert rows[0][3]["decision"]["ticket"] == "T1"
+    assert [(a.boot, a.seq) for a, _ in acks(again)] == [(1, 1)]
+
+
+def test_a_restart_journals_the_time_it_was_not_listening_as_a_system_outage(
+        tmp_path: Path) -> None:
+    """rules.md, System outages: from the last record to the start, the whole hall; a ticket
+    under way then is not held against its staff."""
+    clock = ManualClock(MONDAY_9)
+    path = tmp_path / "j.sqlite"
+    core = make_core(path, clock)
+    core.step([BadgeRead("A01-badge", "1001", clock.now_us())])
+    clock.advance(5)
+    core.step([QueueReport("A01", "ticket_called", clock.now_us(), ticket="T1")])
+    last_t = journal_rows(path)[-1][2]["t"]
+    core.journal.close()  # kill -9: nothing more is journaled
+
+    clock.advance(300)
+    again = make_core(path, clock)
+    seq, _, event, _ = journal_rows(path)[-1]
+    assert (event["type"], event["counter"], event["t"]) == ("system_outage", "*", last_t)
+    assert event["until"] == "2026-11-23T09:05:05+08:00"
+    clock.advance(10)
+    again.step([QueueReport("A01", "ticket_called", clock.now_us(), ticket="T2")])
+    clock.advance(10)
+    again.step([QueueReport("A01", "ticket_called", clock.now_us(), ticket="T3")])
+    incidents = [(i["exempt"], i.get("system_outage")) for r in journal_rows(path)
+                 for i in r[3].get("incidents", ())]
+    assert incidents == [(True, [last_t, event["until"]]), (False, None)]
+    again.journal.close()
+    assert make_core(path, clock).journal.head_seq == seq + 2  # no time missed: no outage
+
+
+def test_a_heartbeat_bounds_a_quiet_journal_and_a_clean_stop_writes_the_last(
+        tmp_path: Path) -> None:
+    clock = ManualClock(MONDAY_9)
+    path = tmp_path / "j.sqlite"
+    core = make_core(path, clock)
+    core.step([BadgeRead("A01-badge", "1001", clock.now_us())])
+    for _ in range(7):
+        clock.advance(30)
+        core.step([])
+    # The pad and sign fall silent at 09:01 (device_down); then a heartbeat each minute.
+    ticks = [r for r in journal_rows(path) if r[1] == "tick"]
+    assert [(t[2]["t"][11:19], t[3]) for t in ticks] == [("09:02:00", {}), ("09:03:00", {})]
+    clock.advance(5)
+    core.step([], closing=True)
+    assert journal_rows(path)[-1][2]["t"][11:19] == "09:03:35"

@@ -46,6 +46,9 @@ class CounterResult:
     penalised: Tally[str] = field(default_factory=Tally)  # kind -> incidents not exempt
     exempt: Tally[str] = field(default_factory=Tally)
     listed: Tally[str] = field(default_factory=Tally)  # penalty 0: for review only
+    # Exempt because a system outage (the agent down) may have caused them: explained in the
+    # journal with the outage's times (docs/rules.md, "System outages").
+    excused: Tally[str] = field(default_factory=Tally)
 
     def raised(self, behaviour: str) -> int:
         kind = RAISES[behaviour]
@@ -58,9 +61,16 @@ class CounterResult:
         allowed = set(expected(self.profile))
         return {k: n for k, n in self.penalised.items() if k not in allowed and n > 0}
 
+    def caught(self, behaviour: str, n: int) -> bool:
+        """Raised as injected, or short only by incidents a system outage excused."""
+        got, excused = self.raised(behaviour), self.excused[RAISES[behaviour]]
+        if behaviour.endswith("_exempt"):
+            return got - excused <= n <= got
+        return got <= n <= got + excused
+
     @property
     def ok(self) -> bool:
-        caught = all(self.raised(b) == n for b, n in self.injected.items())
+        caught = all(self.caught(b, n) for b, n in self.injected.items())
         return caught and not self.unexpected()
 
 
@@ -110,6 +120,7 @@ def judge_report(desks: list[Desk], reports: list[dict[str, Any]], config: HallC
                 kind = d["kind"]
                 if d["exempt_lines"]:
                     r.exempt[kind] += len(d["exempt_lines"])
+                    r.excused[kind] += len(d.get("system_outage_lines", ()))
                 if not d["lines"]:
                     continue
                 if config.penalties.get(kind, 0) > 0:
@@ -126,7 +137,7 @@ def table(results: list[CounterResult]) -> str:
         for behaviour, n in sorted(r.injected.items()):
             got = r.raised(behaviour)
             rows.append(f"{r.counter:<8}{r.profile:<13}{behaviour:<24}{n:>9}{got:>8}  "
-                        f"{'caught' if got == n else 'MISMATCH'}")
+                        f"{'caught' if r.caught(behaviour, n) else 'MISMATCH'}")
         extra = r.unexpected()
         if extra or not r.injected:
             what = ", ".join(f"{k} {n}" for k, n in sorted(extra.items())) or "none"
@@ -150,7 +161,7 @@ def side_by_side(expected: list[CounterResult], agent: list[CounterResult] | Non
         got = [s.get(r.counter) for s in sides]
         for behaviour, n in sorted(r.injected.items()):
             raised = [None if g is None else g.raised(behaviour) for g in got]
-            good = all(x is None or x == n for x in raised)
+            good = all(g is None or g.caught(behaviour, n) for g in got)
             rows.append(f"{r.counter:<8}{r.profile:<13}{behaviour:<24}{n:>9}"
                         + "".join(f"{'-' if x is None else x:>{w}}"
                                   for x, w in zip(raised, (7, 7, 8), strict=True))

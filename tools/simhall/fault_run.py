@@ -8,9 +8,10 @@ journaled, forwarded and counted (tally.py), per link and in total, and the faul
 
 Exit status: 0 when no press was lost or duplicated, every acknowledged press was counted at
 the center, each rebooted pad's event came through once and each unplugged keypad was
-journaled down and up; 1 otherwise; 2 bad input. Incident verdicts are printed, not judged:
-faults have their own costs (a rebooted USB pad is an outage, an act lost while the agent
-was down changes a counter's day), listed with the fault that caused them.
+journaled down and up, and every counter's penalised incidents are what the plan injected
+(honest counters: none), any difference being exempt and explained as a system outage's
+(docs/rules.md); 1 otherwise; 2 bad input. Acts the devices could not carry are listed with
+the fault that caused them.
 """
 
 from __future__ import annotations
@@ -154,10 +155,16 @@ def report(run: Run, outcome: Outcome, out: TextIO) -> bool:
     print("\ncosts of the faults (acts the devices could not carry):", file=out)
     for line in cost_lines(run):
         print(f"  {line}", file=out)
-    print(f"\nincident verdicts (informational under faults): {_verdicts(outcome)}", file=out)
+    print(f"\nincident verdicts: {_verdicts(outcome)}", file=out)
     if outcome.live:
         print(check.table(outcome.live), file=out)
+        for line in _excused(outcome.live):
+            print(f"  {line}", file=out)
+    verdicts = outcome.live is not None and all(r.ok for r in outcome.live)
     ok = outcome.presses.ok and outcome.drained and outcome.forwarded is not False
+    if not verdicts:
+        print("PROBLEM: a counter's penalised incidents differ from the plan", file=out)
+    ok = ok and verdicts
     for problem in run.problems:
         print(f"PROBLEM: {problem}", file=out)
     if not outcome.drained:
@@ -219,6 +226,12 @@ def cost_lines(run: Run) -> list[str]:
         lines += [f"queue report given up: {json.dumps(shown)}: {why}"
                   for shown, why in queue.refusals[:10]]
     return lines
+
+
+def _excused(results: list[check.CounterResult]) -> list[str]:
+    """Incidents exempt because the agent was down (their journal records give the times)."""
+    return [f"{r.counter}: {n} {kind} exempt: a system outage (agent down) spanned it"
+            for r in results for kind, n in sorted(r.excused.items()) if n]
 
 
 def _verdicts(outcome: Outcome) -> str:

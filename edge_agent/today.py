@@ -12,7 +12,7 @@ from edge_agent.rules.model import SATISFIED_LEVELS
 
 # What the status page shows of each of today's incidents.
 INCIDENT_KEYS = ("line", "t", "kind", "staff", "penalty", "exempt", "pending", "device",
-                 "faults")
+                 "faults", "system_outage")
 
 
 @dataclass(slots=True)
