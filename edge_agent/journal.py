@@ -145,6 +145,13 @@ class Journal:
             digest = record_hash(head, seq, t_us, kind, event, outcome)
             chained.append((seq, t_us, kind, event, outcome, head, digest))
             head = digest
+        first = self.head_seq + 1
+        if chained:
+            self._insert(chained)
+        return list(range(first, seq + 1))
+
+    def _insert(self, chained: Sequence[tuple[int, int, str, str, str, bytes, bytes]]) -> None:
+        """Insert chained rows in one durable transaction; the head moves to the last."""
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -153,9 +160,7 @@ class Journal:
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        first = self.head_seq + 1
-        self.head_seq, self.head = seq, head
-        return list(range(first, seq + 1))
+        self.head_seq, self.head = chained[-1][0], chained[-1][6]
 
     def start_at(self, seq: int, prev: bytes) -> None:
         """Make an empty journal a segment of a longer chain: its first record will be
@@ -178,17 +183,8 @@ class Journal:
                 raise ChainBroken(r.seq, f"does not follow record {seq} of {self.path}")
             rows.append((r.seq, r.t_us, r.kind, r.event, r.outcome, r.prev, r.hash))
             seq, head = r.seq, r.hash
-        if not rows:
-            return 0
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        self.head_seq, self.head = rows[-1][0], rows[-1][6]
+        if rows:
+            self._insert(rows)
         return len(rows)
 
     def seal(self) -> None:
