@@ -63,10 +63,15 @@ class Habits:
     next_call_s: tuple[float, float] = (10.0, 90.0)  # after a service, before the next call
     login_early_min: tuple[float, float] = (2.0, 8.0)
     logout_late_min: tuple[float, float] = (1.0, 10.0)
+    # A pumper's second press of the same ticket, after its first. Kept well past the
+    # double-press grace (3 s): the agent stamps a press when its frame arrives, so at x300
+    # a link that is 10 real ms late moves a press by 3 simulated s, and a second press 4 s
+    # after the first would read as a nervous double press rather than as 连续评价.
+    pump_gap_s: tuple[float, float] = (8.0, 20.0)
 
     def __post_init__(self) -> None:
         _probability(self, "cheat_probability")
-        for name in ("next_call_s", "login_early_min", "logout_late_min"):
+        for name in ("next_call_s", "login_early_min", "logout_late_min", "pump_gap_s"):
             _span(self, name)
 
 
@@ -171,9 +176,9 @@ def self_ticket(desk: Desk, t: int) -> Steps:
 
 def ticket(desk: Desk, t: int, people: Citizens, habits: Habits) -> Steps:
     """One citizen served: call, serve, invite, rate; a cheating profile bends it now and
-    then. hallgen's _ticket with its numbers as parameters; the self-rater takes a ticket
-    of its own first (self_ticket) rather than rating from a staff-side input, which no
-    staff keypad has."""
+    then. hallgen's _ticket with its numbers as parameters (the pumper's gap is wider: see
+    Habits.pump_gap_s); the self-rater takes a ticket of its own first (self_ticket) rather
+    than rating from a staff-side input, which no staff keypad has."""
     c = desk.counter
     rng = c.rng
     desk.served += 1
@@ -200,7 +205,7 @@ def ticket(desk: Desk, t: int, people: Citizens, habits: Habits) -> Steps:
                 "type": "rating", "level": level, "source": "pad"}
         if cheat and c.profile == "pumper":
             c.note("consecutive_rating")
-            t += rng.randint(4_000, 9_000) * 1000
+            t += uniform_us(rng, habits.pump_gap_s)
             yield t, {"type": "rating", "level": "satisfied", "source": "pad"}
     return t + rng.randint(15_000, 40_000) * 1000
 
