@@ -4,6 +4,9 @@ AOF persistence in a tmp folder, no RDB snapshots; plus fakeredis for the same t
 Fixtures (import them into a conftest): `redis_server` (a started RedisServer), `fake_redis`
 (a fakeredis client), and `store`, parametrized to run a test once on each ("real", "fake",
 "cluster": the last needs `local_cluster` from tests/redis_cluster.py in the conftest too).
+The store's real server and cluster are one each for the session, emptied before each test
+(a server per test cost a start and a stop each time, for no more isolation than FLUSHALL);
+a test that restarts or kills its server takes `redis_server`, its own.
 `running_redis(folder)` gives other scopes. The server is always stopped at the end.
 """
 
@@ -143,10 +146,17 @@ def fake_redis() -> Iterator[redis.Redis]:
     client.close()
 
 
+@pytest.fixture(scope="session")
+def shared_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    with running_redis(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
 @pytest.fixture(params=["real", "fake", "cluster"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """The center's store on a real redis-server, then the same test on fakeredis, then on
-    a real three-master Redis Cluster (one for the session, emptied for each test)."""
+    a real three-master Redis Cluster (the server and the cluster one each for the session,
+    emptied for each test)."""
     archive = tmp_path / "archive"
     if request.param == "fake":
         client: redis.Redis = fakeredis.FakeRedis(server=fakeredis.FakeServer())
@@ -159,5 +169,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
             flush_all(cluster_client)
             yield Store(cluster_client, archive)
         return
-    with running_redis(tmp_path / "redis") as server, server.client() as client:
+    server: RedisServer = request.getfixturevalue("shared_redis")
+    with server.client() as client:
+        client.flushall()
         yield Store(client, archive)

@@ -1,3 +1,3 @@
 from tests.center.fixtures import api, settings  # noqa: F401
 from tests.redis_cluster import local_cluster_fixture  # noqa: F401
-from tests.redis_server import fake_redis, redis_server, store  # noqa: F401
+from tests.redis_server import fake_redis, redis_server, shared_redis, store  # noqa: F401

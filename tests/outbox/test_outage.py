@@ -1,6 +1,10 @@
-"""A week-long outage of the center (simulated clock): the hall keeps journaling, the outbox
-backs off up to its cap, then catches up a backlog of at least 350,000 records. The center
-ends with the journal record for record, and its month report equals the agent's own."""
+"""A long outage of the center (simulated clock): the hall keeps journaling, the outbox backs
+off up to its cap, then catches up the backlog. The center ends with the journal record for
+record, and its month report equals the agent's own.
+
+Two sizes: a day of a ~75-counter hall (about 7,000 records) in the suite, and the week of a
+~520-counter hall (at least 350,000 records), which takes minutes, as a soak test
+(`tools/long-tests`, marker `soak`)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +28,35 @@ from tests.outbox.simclock import SimClock
 from tests.redis_server import RedisServer
 from tools.bench_center import generate_journal
 
-WEEK_S = 7 * 86_400
-BACKLOG = 350_000
 RETRY_MAX_S = 300.0
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def week_of_records(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """What a ~520-counter hall journals in a week (Mon 2026-03-02 to Sun 03-08)."""
-    path = tmp_path_factory.mktemp("week") / "source.sqlite"
-    assert generate_journal(path, BACKLOG + 5000, days=7, hall=HALL) >= BACKLOG
+@dataclass(frozen=True)
+class Outage:
+    days: int  # from Mon 2026-03-02
+    records: int  # asked of the generator (it sizes the hall to make about this many)
+    backlog: int  # records journaled while the center is down, at least
+    counters: int  # the generated hall has more than this many counters
+
+
+DAY = Outage(days=1, records=7_500, backlog=7_000, counters=70)
+WEEK = Outage(days=7, records=355_000, backlog=350_000, counters=500)
+
+
+@pytest.fixture(params=[pytest.param(DAY, id="day"),
+                        pytest.param(WEEK, id="week", marks=pytest.mark.soak)])
+def outage(request: pytest.FixtureRequest) -> Outage:
+    value: Outage = request.param
+    return value
+
+
+@pytest.fixture
+def records(tmp_path_factory: pytest.TempPathFactory, outage: Outage) -> Path:
+    """What the hall journals over the outage's days."""
+    path = tmp_path_factory.mktemp("records") / "source.sqlite"
+    made = generate_journal(path, outage.records, days=outage.days, hall=HALL)
+    assert made >= outage.backlog
     return path
 
 
@@ -68,17 +91,17 @@ class Hall:
         self._db.close()
 
 
-def test_a_week_long_outage_loses_nothing_and_counts_nothing_twice(
+def test_a_long_outage_loses_nothing_and_counts_nothing_twice(
         tmp_path: Path, redis_server: RedisServer, center_settings: CenterSettings,
-        week_of_records: Path) -> None:
+        outage: Outage, records: Path) -> None:
     journal = tmp_path / "journal.sqlite"
-    hall = Hall(week_of_records, journal)
+    hall = Hall(records, journal)
     center = LiveCenter(center_settings, redis_server.url)  # down: nothing listens on its port
     clock = SimClock(hall.start, on_advance=hall.until)
     outbox = make_outbox(journal, center.url, clock, batch=1000, retry_max_s=RETRY_MAX_S)
     try:
         tries, backlog = 0, 0
-        while clock.now < hall.start + WEEK_S:
+        while clock.now < hall.start + outage.days * 86_400:
             delay, _ = outbox.step()
             tries += 1
             assert 0 < delay <= RETRY_MAX_S
@@ -86,8 +109,9 @@ def test_a_week_long_outage_loses_nothing_and_counts_nothing_twice(
             clock.advance(delay)
         status = outbox.status()
         assert str(status["last_error"]).startswith("center unreachable: ConnectionRefused")
-        assert status["confirmed_seq"] == 0 and backlog >= BACKLOG
-        assert tries < WEEK_S / 60  # it backed off: fewer than one try a minute on average
+        assert status["confirmed_seq"] == 0 and backlog >= outage.backlog
+        # it backed off: fewer than one try a minute on average
+        assert tries < outage.days * 86_400 / 60
         center.start()
         drive(outbox, clock)
         assert outbox.status()["state"] == "ok"
@@ -104,7 +128,8 @@ def test_a_week_long_outage_loses_nothing_and_counts_nothing_twice(
     out, err = agent.communicate(timeout=300)
     assert agent.returncode == 0, err
     agent_report = json.loads(out)
-    assert len(agent_report["counters"]) > 500 and len(agent_report["staff"]) > 500
+    assert len(agent_report["counters"]) > outage.counters
+    assert len(agent_report["staff"]) > outage.counters
     assert center_report == agent_report  # every counter and staff member, every figure
 
 

@@ -318,7 +318,7 @@ def stream(segs: list[Segment], data: st.DataObject) -> list[InputEvent]:
     return events
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(segments(), max_size=12), st.data())
 def test_any_interleaving_yields_exactly_the_complete_cards(
         segs: list[Segment], data: st.DataObject) -> None:

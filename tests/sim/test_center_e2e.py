@@ -11,8 +11,11 @@ simulator's clock, redis-server and the center (`python -m server_stub serve`), 
 - no child process outlives the run.
 
 The day is short (09:00-10:00, 10:10-10:50) so that a whole day, with every check, runs in
-about half a minute at x300; four counters take the four per-ticket cheats (self_rater,
-pumper, hurrier, skipper), cheating on half their services.
+about 40 s at x200; four counters take the four per-ticket cheats (self_rater, pumper,
+hurrier, skipper), cheating on half their services. Not faster: the agent stamps a keypad's
+请评价 on arrival and the pad's press at its own time, so a loop running late by 12 ms on a
+busy machine sends a press planned 3.5 s after the invitation (the shortest) together with
+it at x300, and the press may overtake it (x200 gives 17.5 ms).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ HOURS = ((dt_time(9, 0), dt_time(10, 0)), (dt_time(10, 10), dt_time(10, 50)))
 
 @pytest.fixture(scope="module")
 def day(tmp_path_factory: pytest.TempPathFactory) -> Outcome:
-    opts = Options(counters=4, days=[DAY], seed=7, speed=300.0, cheats=True, hours=HOURS,
+    opts = Options(counters=4, days=[DAY], seed=7, speed=200.0, cheats=True, hours=HOURS,
                    citizens=people.Citizens(arrivals_per_hour=10, service_s=(60, 240)),
                    habits=people.Habits(cheat_probability=0.5),
                    work=tmp_path_factory.mktemp("sim") / "work", lead_s=1.0, progress=False)
