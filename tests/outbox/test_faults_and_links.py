@@ -10,8 +10,8 @@ import subprocess
 from pathlib import Path
 
 from edge_agent.journal import Entry, Journal
-from edge_agent.outbox import fault_reason
-from edge_agent.service.inputs import FaultRecord, Item
+from edge_agent.records import FaultRecord, fault_reason
+from edge_agent.service.inputs import Item
 from server_stub.config import load_center_config
 from tests.center.fixtures import HALL, IT_TOKEN, VIEWER_TOKEN, write_center
 from tests.center.live import LiveCenter
