@@ -81,7 +81,7 @@ class TurnCommit:
     """What one turn of the loop commits, and what may leave only after the commit."""
 
     entries: list[Entry] = field(default_factory=list)
-    sends: list[tuple[str, bytes]] = field(default_factory=list)  # (device, raw frame)
+    sends: list[tuple[str, bytes, bool]] = field(default_factory=list)  # device, frame, ack
     answers: list[tuple[Callable[[bool, str], None], bool, str]] = field(default_factory=list)
     woke: list[str] = field(default_factory=list)  # devices back: show them their screen
 
@@ -246,8 +246,8 @@ class Core:
                 self.outbox.wake()
         for device in batch.woke:
             self._send_screen(device, batch)
-        for device, frame in batch.sends:
-            self._send(device, frame)
+        for device, frame, ack in batch.sends:
+            self._send(device, frame, ack)
         for done, ok, why in batch.answers:
             done(ok, why)
         if self.snapshot_due(now, not items):
@@ -321,7 +321,7 @@ class Core:
         key = self.devices.key(result.device)
         if key is not None:
             batch.sends.append((result.device, self.encoder.ack(
-                key, result.address, result.boot, result.seq)))
+                key, result.address, result.boot, result.seq), True))
 
     def _pad_event(self, m: Message, t_us: int, batch: TurnCommit) -> None:
         device = self.devices.by_id[m.device]
@@ -581,8 +581,8 @@ class Core:
         batch = TurnCommit()
         for device in self.devices.by_id:
             self._send_screen(device, batch)
-        for device, frame in batch.sends:
-            self._send(device, frame)
+        for device, frame, ack in batch.sends:
+            self._send(device, frame, ack)
 
     def _send_screen(self, device: str, batch: TurnCommit) -> None:
         d = self.devices.by_id[device]
@@ -600,12 +600,12 @@ class Core:
         text = pad_text(self.config, screen, staff)
         self.pad_view.sent(text)
         frame = self.encoder.display(key, expected_address(d), SCREENS[screen], text)
-        batch.sends.append((device, frame))
+        batch.sends.append((device, frame, False))
 
-    def _send(self, device: str, frame: bytes) -> None:
+    def _send(self, device: str, frame: bytes, ack: bool) -> None:
         name = link_name(self.devices.by_id[device])
         link = self.links.get(name or "")
-        if link is None or not link.send(device, frame):
+        if link is None or not link.send(device, frame, ack=ack):
             self.refusals["no_link_for_send"] += 1
 
     # --- refusals and status ---------------------------------------------------------------

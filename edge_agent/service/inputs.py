@@ -115,8 +115,10 @@ class Link(Protocol):
 
     def start(self, inbox: Inbox) -> None: ...
 
-    def send(self, device: str, frame: bytes) -> bool:
-        """Queue one raw frame (no COBS) for a device; False if this link has no such device."""
+    def send(self, device: str, frame: bytes, *, ack: bool) -> bool:
+        """Queue one raw frame (no COBS) for a device; False if this link has no such device.
+        ``ack``: the frame acks one of the device's (the core built it): it leaves first
+        (send_queue.AckFirstQueue)."""
         ...
 
     def stop(self) -> None: ...
