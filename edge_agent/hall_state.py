@@ -41,7 +41,7 @@ from edge_agent.journal import (
     checked,
     record_hash,
 )
-from edge_agent.records import event_to_dict, outcome_dict
+from edge_agent.records import event_to_dict, outcome_dict, wire_mark
 from edge_agent.replay import Tick, TimeOrder
 from edge_agent.rules.calendar import from_us, to_us
 from edge_agent.rules.engine import RulesEngine
@@ -96,9 +96,9 @@ class HallState:
 
     def note(self, t_us: int, event: dict[str, Any], outcome: dict[str, Any]) -> None:
         """A record's marks, device flags and today's figures (the engine has decided it)."""
-        wire = event.get("wire")
-        if wire is not None:
-            self.guard.check(wire["device"], wire["boot"], wire["seq"])
+        mark = wire_mark(event)
+        if mark is not None:
+            self.guard.check(*mark)
         device = event.get("device")
         if device is not None:
             self._flag(device, event)

@@ -39,6 +39,10 @@ CENTER_ENTRY = "center_entry"  # the event's field: the center's repair-list ent
 # written then are read by it.
 _REASON_ENTRY = re.compile(r"^center:(\d+): ")
 FAULT_TYPES = ("fault_report", "fault_cleared", "fault_verified")
+WIRE = "wire"  # the event's field: the pad frame's {"device", "boot", "seq"}
+# The outcome's parts (outcome_dict writes them; today.py and replay read them back).
+DECISION, INCIDENTS, CHANGED, TICKETS, DISPLAYS = (
+    "decision", "incidents", "changed", "tickets", "displays")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,12 +90,20 @@ def center_entry(event: dict[str, Any]) -> int | None:
     return int(match[1]) if match else None
 
 
+def wire_mark(event: dict[str, Any]) -> tuple[str, int, int] | None:
+    """The (device, boot, seq) of the pad frame a journaled event came in, or None."""
+    wire = event.get(WIRE)
+    if wire is None:
+        return None
+    return wire["device"], wire["boot"], wire["seq"]
+
+
 def event_record(ev: Event, tz: ZoneInfo, *, wire: dict[str, Any] | None = None,
                  center: FaultRecord | None = None) -> dict[str, Any]:
     """The journal's ``event`` of an input event: its timeline form and where it came from."""
     data = event_to_dict(ev, tz)
     if wire is not None:
-        data["wire"] = wire
+        data[WIRE] = wire
     if center is not None:
         data[CENTER_ENTRY] = center.entry
     return data
@@ -134,16 +146,16 @@ def outcome_dict(outputs: list[Output], config: HallConfig) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for o in outputs:
         if isinstance(o, Decision):
-            out["decision"] = {**decision_dict(o), "staff": o.staff}
+            out[DECISION] = {**decision_dict(o), "staff": o.staff}
         elif isinstance(o, Incident):
-            out.setdefault("incidents", []).append(
+            out.setdefault(INCIDENTS, []).append(
                 {**incident_dict(o, config), "staff": o.staff, "device": o.device})
         elif isinstance(o, IncidentChanged):
             i = o.incident
-            out.setdefault("changed", []).append(
+            out.setdefault(CHANGED, []).append(
                 {**incident_dict(i, config), "staff": i.staff, "device": i.device})
         elif isinstance(o, TicketOpened):
-            out.setdefault("tickets", []).append({"ticket": o.ticket, "staff": o.staff})
+            out.setdefault(TICKETS, []).append({"ticket": o.ticket, "staff": o.staff})
         elif isinstance(o, Display):
-            out.setdefault("displays", []).append({"counter": o.counter, "screen": o.screen})
+            out.setdefault(DISPLAYS, []).append({"counter": o.counter, "screen": o.screen})
     return out
