@@ -15,7 +15,7 @@ from typing import IO, Any, BinaryIO
 
 from edge_agent.config import HallConfig
 from edge_agent.journal import GENESIS, SNAPSHOT, Record, checked
-from edge_agent.records import incident_dict, outcome_dict
+from edge_agent.records import CHANGED, DECISION, INCIDENTS, incident_dict, outcome_dict
 from edge_agent.rules.engine import RulesEngine
 from edge_agent.rules.model import (
     RULES_VERSION,
@@ -198,18 +198,18 @@ class JournalComparison:
     def compare(self, record_outcome: dict[str, Any], outputs: list[Output], seq: int,
                 counter: str | None = None) -> None:
         self.checked += 1
-        recorded = record_outcome.get("decision")
+        recorded = record_outcome.get(DECISION)
         then = None if recorded is None else (recorded["accepted"], recorded["reason"])
         derived = next((o for o in outputs if isinstance(o, Decision)), None)
         now = None if derived is None else (derived.accepted, derived.reason)
         incidents_then = []
-        for i in record_outcome.get("incidents", ()):
+        for i in record_outcome.get(INCIDENTS, ()):
             state = (i["exempt"], i.get("pending", False))
             if i["kind"] == "device_offline" or not self.per_record:
                 self._final_then[_key(i)] = state
             else:
                 incidents_then.append((i["kind"], i["line"], *state))
-        for i in record_outcome.get("changed", ()):
+        for i in record_outcome.get(CHANGED, ()):
             self._final_then[_key(i)] = (i["exempt"], i["pending"])
         incidents_now = []
         for o in outputs:
