@@ -620,10 +620,6 @@ class Core:
                         reason, source)
 
     @property
-    def center(self) -> Outbox | None:
-        return self.outbox
-
-    @property
     def parts_health(self) -> dict[str, HealthReporting]:
         """The links' and the local servers' health, by name, for the status page."""
         return {**self.links, **self.servers}

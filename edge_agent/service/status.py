@@ -44,7 +44,7 @@ class StatusSource(Protocol):
     @property
     def inbox(self) -> Inbox: ...
     @property
-    def center(self) -> CenterStatus | None: ...
+    def outbox(self) -> CenterStatus | None: ...
     @property
     def parts_health(self) -> Mapping[str, HealthReporting]: ...
     @property
@@ -71,7 +71,7 @@ def snapshot(core: StatusSource) -> dict[str, Any]:
             "journal": {"path": str(core.journal.path), "seq": core.journal.head_seq,
                         "head": core.journal.head.hex()},
             "inbox": core.inbox.qsize(),
-            "center": core.center.status() if core.center is not None else None,
+            "center": core.outbox.status() if core.outbox is not None else None,
         },
         "counters": [_counter(core, cid, name) for cid, name in _counters(core).items()],
         "links": {name: part.health() for name, part in core.parts_health.items()},
