@@ -22,6 +22,9 @@ RULES = [
 ]
 # The agent's library modules: everything of edge_agent but the service and its CLI.
 LIBRARY_EXCEPT = (*SERVICE, "edge_agent.deploy")
+# The bottom layer imports only itself and the hall file's data classes.
+BOTTOM = ("edge_agent.rules", "edge_agent.wire")
+CONFIG = ("edge_agent.config", "edge_agent.service_config", "edge_agent.toml_fields")
 
 
 def modules(root: Path, packages: tuple[str, ...]) -> dict[str, Path]:
@@ -117,6 +120,9 @@ def layer_breaches(graph: dict[str, set[str]]) -> list[str]:
             if _under(module, who):
                 out += [f"{module} imports {t}" for t in sorted(targets)
                         if any(_under(t, b) for b in banned)]
+        if any(_under(module, b) for b in BOTTOM):
+            out += [f"{module} (the rules core or the codec) imports {t}" for t in sorted(targets)
+                    if not any(_under(t, ok) for ok in (*BOTTOM, *CONFIG))]
         library = _under(module, "edge_agent") and not any(
             _under(module, p) for p in LIBRARY_EXCEPT)
         if library:
@@ -173,13 +179,18 @@ def test_planted_layer_breaches_are_found(tmp_path: Path) -> None:
                                       "if TYPE_CHECKING:\n"
                                       "    from edge_agent.service import core\n",
         "edge_agent/journal.py": "def f():\n    import edge_agent.cli\n",
+        "edge_agent/config.py": "",
+        "edge_agent/rules/calendar.py": "from edge_agent.config import x\n"
+                                        "from edge_agent import journal\n",
         "server_stub/__init__.py": "",
         "server_stub/app.py": "from edge_agent.journal import f\n",
         "server_stub/reports.py": "from edge_agent.cli import deduction_text\n",
     })
     assert layer_breaches(graph) == [
         "edge_agent.journal (a library module) imports edge_agent.cli",
+        "edge_agent.rules.calendar (the rules core or the codec) imports edge_agent.journal",
         "edge_agent.rules.engine imports edge_agent.service.core",
+        "edge_agent.rules.engine (the rules core or the codec) imports edge_agent.service.core",
         "edge_agent.rules.engine (a library module) imports edge_agent.service.core",
         "server_stub.reports imports edge_agent.cli",
     ]
