@@ -8,12 +8,26 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from edge_agent.service_config import SERVICE_SECTIONS, ServiceConfig, build_service
+from edge_agent.toml_fields import (
+    ConfigError as ConfigError,  # part of this module's face: load_config raises it
+)
+from edge_agent.toml_fields import (
+    as_table,
+    check_keys,
+    choice,
+    id_tables,
+    id_value,
+    section,
+    typed_value,
+)
 
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 INCIDENT_KINDS = (
@@ -40,21 +54,6 @@ SCALES = ("binary", "five")
 DEVICE_KINDS = ("pad", "sign", "keypad", "badge")
 DEVICE_LINKS = ("usb", "rs485", "mqtt", "evdev")
 DISPLAY_MAX_BYTES = 60  # a caption wraps over at most the pad's four 16 px lines
-ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-
-if TYPE_CHECKING:
-    from edge_agent.service_config import ServiceConfig
-
-
-def _default_service() -> ServiceConfig:
-    from edge_agent.service_config import ServiceConfig
-
-    return ServiceConfig()
-
-
-class ConfigError(ValueError):
-    """A configuration file that cannot be used; the message names the file and key."""
-
 
 @dataclass(frozen=True)
 class RulesConfig:
@@ -122,7 +121,7 @@ class HallConfig:
     devices: Mapping[str, DeviceConfig] = field(default_factory=dict)
     display: DisplayConfig = field(default_factory=DisplayConfig)
     # The live service's sections ([agent], [mqtt], [hook], [staff], [center]).
-    service: ServiceConfig = field(default_factory=_default_service)
+    service: ServiceConfig = field(default_factory=ServiceConfig)
     base_dir: Path = Path(".")  # the hall file's folder: relative paths in it start here
 
     def path(self, value: str) -> Path:
@@ -164,46 +163,44 @@ def parse_config(text: str, source: str = "<config>") -> HallConfig:
 
 
 def _build(raw: dict[str, Any]) -> HallConfig:
-    from edge_agent.service_config import SERVICE_SECTIONS, build_service
-
-    _only(raw, "", {"hall", "rules", "scale", "penalties", "calendar", "counters", "devices",
+    check_keys(raw, "", {"hall", "rules", "scale", "penalties", "calendar", "counters", "devices",
                     "display"} | SERVICE_SECTIONS)
-    hall = _table(raw, "hall", required=True)
-    _only(hall, "hall", {"id", "timezone"})
+    hall = section(raw, "hall", required=True)
+    check_keys(hall, "hall", {"id", "timezone"})
     if "id" not in hall:
         raise ConfigError("[hall] id: missing (the hall's identifier, e.g. id = \"qingpu\")")
-    hall_id = _id_value(hall["id"], "[hall] id")
-    timezone = _get(hall, "hall", "timezone", str, "Asia/Shanghai")
+    hall_id = id_value(hall["id"], "[hall] id")
+    timezone = typed_value(hall, "hall", "timezone", str, "Asia/Shanghai")
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"[hall] timezone: unknown time zone {timezone!r}") from None
 
-    scale = _table(raw, "scale")
-    _only(scale, "scale", {"kind"})
-    kind = _get(scale, "scale", "kind", str, "binary")
+    scale = section(raw, "scale")
+    check_keys(scale, "scale", {"kind"})
+    kind = typed_value(scale, "scale", "kind", str, "binary")
     if kind not in SCALES:
         raise ConfigError(f"[scale] kind: must be one of {', '.join(SCALES)}, got {kind!r}")
 
-    calendar_raw = _table(raw, "calendar")
+    calendar_raw = section(raw, "calendar")
     calendar = _calendar(calendar_raw, "calendar", CalendarConfig(), allow_counter=True)
-    per_counter = _table(calendar_raw, "counter", where="calendar")
+    per_counter = section(calendar_raw, "counter", where="calendar")
     counter_calendars = {
-        cid: _calendar(_as_table(sub, f"calendar.counter.{cid}"), f"calendar.counter.{cid}",
+        cid: _calendar(as_table(sub, f"calendar.counter.{cid}"), f"calendar.counter.{cid}",
                        calendar, allow_counter=False)
         for cid, sub in per_counter.items()
     }
     return HallConfig(
         hall_id=hall_id,
         timezone=timezone,
-        rules=_rules(_table(raw, "rules")),
+        rules=_rules(section(raw, "rules")),
         scale=kind,
-        penalties=_penalties(_table(raw, "penalties")),
+        penalties=_penalties(section(raw, "penalties")),
         calendar=calendar,
         counter_calendars=counter_calendars,
-        counters=_counters(_table(raw, "counters")),
-        devices=_devices(_table(raw, "devices")),
-        display=_display(_table(raw, "display")),
+        counters=_counters(section(raw, "counters")),
+        devices=_devices(section(raw, "devices")),
+        display=_display(section(raw, "display")),
         service=build_service(raw),
     )
 
@@ -212,13 +209,13 @@ def _rules(raw: dict[str, Any]) -> RulesConfig:
     defaults = RulesConfig()
     positive = {"invite_ttl_s", "long_pause_min"}
     values: dict[str, Any] = {}
-    _only(raw, "rules", set(vars(defaults)))
-    values["fault_verification"] = _get(raw, "rules", "fault_verification", bool,
+    check_keys(raw, "rules", set(vars(defaults)))
+    values["fault_verification"] = typed_value(raw, "rules", "fault_verification", bool,
                                         defaults.fault_verification)
     for key, default in vars(defaults).items():
         if isinstance(default, bool):
             continue
-        value = _get(raw, "rules", key, float, default)
+        value = typed_value(raw, "rules", key, float, default)
         if value < 0 or (key in positive and value == 0):
             bound = "greater than 0" if key in positive else "0 or more"
             raise ConfigError(f"[rules] {key}: must be {bound}, got {value}")
@@ -227,10 +224,10 @@ def _rules(raw: dict[str, Any]) -> RulesConfig:
 
 
 def _penalties(raw: dict[str, Any]) -> dict[str, float]:
-    _only(raw, "penalties", set(INCIDENT_KINDS))
+    check_keys(raw, "penalties", set(INCIDENT_KINDS))
     out = dict(DEFAULT_PENALTIES)
     for key in INCIDENT_KINDS:
-        value = _get(raw, "penalties", key, float, DEFAULT_PENALTIES[key])
+        value = typed_value(raw, "penalties", key, float, DEFAULT_PENALTIES[key])
         if value < 0:
             raise ConfigError(f"[penalties] {key}: must be 0 or more, got {value}")
         out[key] = value
@@ -242,7 +239,7 @@ def _calendar(
 ) -> CalendarConfig:
     keys = {"weekdays", "summer", "morning", "afternoon", "summer_afternoon",
             "holidays", "workdays"}
-    _only(raw, where, keys | ({"counter"} if allow_counter else set()))
+    check_keys(raw, where, keys | ({"counter"} if allow_counter else set()))
     morning = _span(raw, where, "morning", base.morning)
     afternoon = _span(raw, where, "afternoon", base.afternoon)
     summer_afternoon = _span(raw, where, "summer_afternoon", base.summer_afternoon)
@@ -316,39 +313,29 @@ def _dates(raw: dict[str, Any], where: str, key: str, default: frozenset[date]) 
     return frozenset(out)
 
 
-def _id_tables(raw: dict[str, Any], section: str, keys: set[str]
-               ) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """(id, where, table) of each [section.ID] table, id and keys checked."""
-    for item_id, sub in raw.items():
-        where = f"{section}.{item_id}"
-        _id_value(item_id, f"[{where}]")
-        table = _as_table(sub, where)
-        _only(table, where, keys)
-        yield item_id, where, table
-
 
 def _counters(raw: dict[str, Any]) -> dict[str, str]:
-    return {cid: _get(t, where, "name", str, cid)
-            for cid, where, t in _id_tables(raw, "counters", {"name"})}
+    return {cid: typed_value(t, where, "name", str, cid)
+            for cid, where, t in id_tables(raw, "counters", {"name"})}
 
 
 def _devices(raw: dict[str, Any]) -> dict[str, DeviceConfig]:
     out = {}
     keys = {"counter", "kind", "link", "port", "address", "keys", "key"}
-    for did, where, t in _id_tables(raw, "devices", keys):
+    for did, where, t in id_tables(raw, "devices", keys):
         if "counter" not in t:
             raise ConfigError(f"[{where}] counter: missing (the counter this device serves)")
-        kind = _choice(t, where, "kind", DEVICE_KINDS, "pad")
-        link = _choice(t, where, "link", DEVICE_LINKS, "usb")
-        address = _get(t, where, "address", int, 0) or None
+        kind = choice(t, where, "kind", DEVICE_KINDS, "pad")
+        link = choice(t, where, "link", DEVICE_LINKS, "usb")
+        address = typed_value(t, where, "address", int, 0) or None
         if link == "rs485" and (address is None or not 1 <= address <= 247):
             raise ConfigError(f"[{where}] address: an rs485 device needs an address 1..247")
-        keys = _get(t, where, "keys", int, 2)
+        keys = typed_value(t, where, "keys", int, 2)
         if keys not in (2, 5):
             raise ConfigError(f"[{where}] keys: must be 2 or 5, got {keys}")
         out[did] = DeviceConfig(
-            id=did, counter=_id_value(t["counter"], f"[{where}] counter"), kind=kind, link=link,
-            port=_get(t, where, "port", str, "") or None, address=address, keys=keys,
+            id=did, counter=id_value(t["counter"], f"[{where}] counter"), kind=kind, link=link,
+            port=typed_value(t, where, "port", str, "") or None, address=address, keys=keys,
             key=_hex_key(t, where),
         )
     return out
@@ -356,8 +343,8 @@ def _devices(raw: dict[str, Any]) -> dict[str, DeviceConfig]:
 
 def _display(raw: dict[str, Any]) -> DisplayConfig:
     defaults = DisplayConfig()
-    _only(raw, "display", set(vars(defaults)))
-    values = {key: _get(raw, "display", key, str, default)
+    check_keys(raw, "display", set(vars(defaults)))
+    values = {key: typed_value(raw, "display", key, str, default)
               for key, default in vars(defaults).items()}
     for key, value in values.items():
         if not value.strip() or len(value.encode("utf-8")) > DISPLAY_MAX_BYTES:
@@ -367,7 +354,7 @@ def _display(raw: dict[str, Any]) -> DisplayConfig:
 
 
 def _hex_key(t: dict[str, Any], where: str) -> bytes | None:
-    value = _get(t, where, "key", str, "")
+    value = typed_value(t, where, "key", str, "")
     if not value:
         return None
     if not re.fullmatch(r"[0-9a-fA-F]{64}", value):
@@ -378,57 +365,10 @@ def _hex_key(t: dict[str, Any], where: str) -> bytes | None:
 # --- small validators -----------------------------------------------------------------
 
 
-def _only(raw: dict[str, Any], where: str, allowed: set[str]) -> None:
-    for key in raw:
-        if key not in allowed:
-            place = f"[{where}] " if where else ""
-            hint = f" (known: {', '.join(sorted(allowed))})"
-            kind = "key" if where else "section"
-            raise ConfigError(f"{place}{key}: unknown {kind}{hint}")
 
 
-def _table(
-    raw: dict[str, Any], key: str, *, required: bool = False, where: str = ""
-) -> dict[str, Any]:
-    name = f"{where}.{key}" if where else key
-    if key not in raw:
-        if required:
-            raise ConfigError(f"[{name}]: missing section")
-        return {}
-    return _as_table(raw[key], name)
 
 
-def _as_table(value: Any, name: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ConfigError(f"[{name}]: must be a table")
-    return value
-
-
-def _get(raw: dict[str, Any], where: str, key: str, kind: type, default: Any) -> Any:
-    if key not in raw:
-        return default
-    value = raw[key]
-    ok = isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if not ok:
-        names = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
-        raise ConfigError(f"[{where}] {key}: must be {names.get(kind, kind.__name__)}, "
-                          f"got {value!r}")
-    return value
-
-
-def _choice(t: dict[str, Any], where: str, key: str, options: tuple[str, ...], default: str) -> str:
-    value: str = _get(t, where, key, str, default)
-    if value not in options:
-        raise ConfigError(f"[{where}] {key}: must be one of {', '.join(options)}, got {value!r}")
-    return value
-
-
-def _id_value(value: Any, name: str) -> str:
-    if not isinstance(value, str) or not ID_PATTERN.match(value):
-        raise ConfigError(f"{name}: must be 1-32 letters, digits, '-' or '_', got {value!r}")
-    return value
 
 
 def _pair(value: Any, name: str, example: str) -> list[Any]:

@@ -41,11 +41,12 @@ from edge_agent.journal import (
     checked,
     record_hash,
 )
-from edge_agent.replay import Tick, TimeOrder, outcome_dict
+from edge_agent.records import event_to_dict, outcome_dict, wire_mark
+from edge_agent.replay import Tick, TimeOrder
 from edge_agent.rules.calendar import from_us, to_us
 from edge_agent.rules.engine import RulesEngine
 from edge_agent.rules.model import Event, Output
-from edge_agent.timeline import EventParser, event_to_dict, format_time
+from edge_agent.timeline import EventParser, format_time
 from edge_agent.today import Today
 from edge_agent.wire.guard import SeqGuard
 
@@ -95,9 +96,9 @@ class HallState:
 
     def note(self, t_us: int, event: dict[str, Any], outcome: dict[str, Any]) -> None:
         """A record's marks, device flags and today's figures (the engine has decided it)."""
-        wire = event.get("wire")
-        if wire is not None:
-            self.guard.check(wire["device"], wire["boot"], wire["seq"])
+        mark = wire_mark(event)
+        if mark is not None:
+            self.guard.check(*mark)
         device = event.get("device")
         if device is not None:
             self._flag(device, event)
@@ -296,7 +297,7 @@ def record_timeline(events: Iterable[Event], config: HallConfig, journal: Journa
             if journal.head_seq:  # the day's close (or N records): at its last event's time
                 write_snapshot(journal, state, state.engine.now or ev.t)
             since, day_end = 0, next_midnight(ev.t, config.tz)
-        ev.line = journal.head_seq + len(pending) + 1  # as the agent does: its record
+        ev.line = journal.next_seq(len(pending))  # as the agent does: its record
         outputs = state.engine.handle(ev)
         entry = Entry(ev.t, ev.type, event_to_dict(ev, config.tz), outcome_dict(outputs, config))
         state.note_entry(entry)

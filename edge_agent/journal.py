@@ -128,6 +128,11 @@ class Journal:
         elif row[0] != FORMAT:
             raise JournalError(f"{self.path}: journal format {row[0]!r}, expected {FORMAT!r}")
 
+    def next_seq(self, pending: int = 0) -> int:
+        """The sequence number the next record gets once ``pending`` records in hand (not yet
+        appended) are: a rules event carries its record's number when it is decided."""
+        return self.head_seq + pending + 1
+
     def append(self, entry: Entry) -> int:
         return self.append_many([entry])[-1]
 

@@ -16,8 +16,8 @@ so a batch sent twice (a lost answer, a restart between send and confirm) is sto
 It also pulls the center's repair list (GET faults?after=N): fault records filed at the center
 and the IT department's rulings on repair records, and puts each on the core's inbox as a
 :class:`FaultRecord`. The core journals each (fault_report with ref ``center-N``,
-fault_cleared, fault_verified) with :func:`fault_reason` as the event's reason, which is how
-the outbox, after a restart, knows which it handed over.
+fault_cleared, fault_verified) with the entry's number in the record's ``center_entry``
+(edge_agent.records), which is how the outbox, after a restart, knows which it handed over.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ import http.client
 import json
 import logging
 import random
-import re
 import signal
 import socket
 import sqlite3
@@ -42,12 +41,10 @@ from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
 from edge_agent.journal import JournalError, open_for_reading, read_meta
-from edge_agent.service.inputs import FaultRecord, Inbox
+from edge_agent.records import CENTER_ENTRY, FaultRecord, center_entry
 from edge_agent.service_config import CenterConfig
 
 log = logging.getLogger("edge_agent.outbox")
-FAULT_REF = re.compile(r"^center:(\d+): ")
-FAULT_TYPES = ("fault_report", "fault_cleared", "fault_verified")
 ENTRY_KINDS = ("report", "cleared", "ruling")
 VERDICTS = ("device_fault", "not_device_fault")
 REPORT_SOURCES = ("staff", "it")
@@ -55,11 +52,6 @@ REPORT_SOURCES = ("staff", "it")
 STALE = (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected)
 _SELECT = ("SELECT seq, t_us, kind, event, outcome, prev, hash FROM records "
            "WHERE seq > ? ORDER BY seq LIMIT ?")
-
-
-def fault_reason(item: FaultRecord) -> str:
-    """The reason the core journals a pulled entry with: it starts with the entry's number."""
-    return f"center:{item.ref}: {item.reason}"[:200]
 
 
 def fault_item(entry: dict[str, Any]) -> FaultRecord:
@@ -83,7 +75,13 @@ def fault_item(entry: dict[str, Any]) -> FaultRecord:
                        str(entry["reason"]), ref, kind, source)
 
 
-class Clock(Protocol):
+class FaultSink(Protocol):
+    """Where pulled entries go: the core's inbox."""
+
+    def put(self, item: FaultRecord) -> None: ...
+
+
+class RetryClock(Protocol):
     def time(self) -> float: ...
 
     def wait(self, event: threading.Event, seconds: float) -> bool:
@@ -99,7 +97,7 @@ class WallClock:
         return event.wait(seconds)
 
 
-class Unreachable(Exception):
+class CenterUnreachable(Exception):
     """No HTTP answer: connection refused or reset, a timeout, a TLS failure."""
 
 
@@ -147,7 +145,7 @@ class CenterClient:
 
     def request(self, method: str, path: str, body: bytes | None = None,
                 headers: dict[str, str] | None = None) -> tuple[int, Any]:
-        """(status, the JSON answer or its text); raises Unreachable with no answer.
+        """(status, the JSON answer or its text); raises CenterUnreachable with no answer.
 
         A kept-alive connection the center has closed while idle (uvicorn does after 5 s)
         fails on first use: that is retried at once on a new connection, never counted as
@@ -167,7 +165,7 @@ class CenterClient:
                 response, data = self._exchange(method, path, body, all_headers)
         except (OSError, http.client.HTTPException) as exc:
             self.close()
-            raise Unreachable(f"{type(exc).__name__}: {exc}" if str(exc)
+            raise CenterUnreachable(f"{type(exc).__name__}: {exc}" if str(exc)
                               else type(exc).__name__) from None
         if response.will_close:
             self.close()
@@ -197,8 +195,8 @@ class Outbox:
     """Sends one hall's journal to the center; see the module's doc."""
 
     def __init__(self, journal_path: str | Path, hall_id: str, agent_id: str,
-                 center: CenterConfig, inbox: Inbox | None = None,
-                 clock: Clock | None = None, *, rng: random.Random | None = None,
+                 center: CenterConfig, inbox: FaultSink | None = None,
+                 clock: RetryClock | None = None, *, rng: random.Random | None = None,
                  base_delay_s: float = 1.0, idle_s: float = 30.0,
                  fault_poll_s: float = 60.0) -> None:
         self.journal_path = Path(journal_path)
@@ -331,7 +329,7 @@ class Outbox:
         try:
             status, answer = self.client.request(method, f"/v1/halls/{quote(self.hall)}{path}",
                                                  body, headers)
-        except Unreachable as exc:
+        except CenterUnreachable as exc:
             raise Retry(f"center unreachable: {exc}") from None
         if status >= 500 or status == 429:
             raise Retry(f"center answered {status}: {_reason(answer)}")
@@ -395,17 +393,18 @@ class Outbox:
     # --- fault records from the center ------------------------------------------------------
 
     def _journaled_ref(self) -> int:
-        """The highest entry of the center's list the core journaled (found in the events'
-        reasons: reports, clears and rulings alike)."""
+        """The highest entry of the center's list the core journaled (its records'
+        ``center_entry``; in older journals, their reasons' leading number): reports, clears
+        and rulings alike."""
         best = 0
         with self._lock:  # canonical JSON: sorted keys, no spaces
             rows = self._status_db.execute(
-                "SELECT event FROM records WHERE event LIKE '%\"reason\":\"center:%'")
+                "SELECT event FROM records WHERE event LIKE ? OR event LIKE ?",
+                (f'%"{CENTER_ENTRY}":%', '%"reason":"center:%'))
             for (event,) in rows:
-                data = json.loads(event)
-                match = FAULT_REF.match(data.get("reason") or "")
-                if match and data.get("type") in FAULT_TYPES:
-                    best = max(best, int(match[1]))
+                entry = center_entry(json.loads(event))
+                if entry is not None:
+                    best = max(best, entry)
         return best
 
     def _pull_faults(self) -> None:
@@ -457,7 +456,7 @@ def _iso(seconds: float) -> str:
 # --- command line: catch a journal up by hand -------------------------------------------
 
 
-def main(argv: list[str] | None = None, clock: Clock | None = None) -> int:
+def main(argv: list[str] | None = None, clock: RetryClock | None = None) -> int:
     """``python -m edge_agent.outbox --journal J --hall H --agent A --url U --token T``:
     send the journal to the center until stopped, or with --until-idle until it is all sent.
     """

@@ -14,17 +14,16 @@ from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO
 
 from edge_agent.config import HallConfig
-from edge_agent.journal import GENESIS, SNAPSHOT, Journal, Record, checked
+from edge_agent.journal import GENESIS, SNAPSHOT, Record, checked
+from edge_agent.records import CHANGED, DECISION, INCIDENTS, incident_dict, outcome_dict
 from edge_agent.rules.engine import RulesEngine
 from edge_agent.rules.model import (
     RULES_VERSION,
     Decision,
-    Display,
     Event,
     Incident,
     IncidentChanged,
     Output,
-    TicketOpened,
 )
 from edge_agent.scoring import MonthTally
 from edge_agent.timeline import EventParser, TimelineError, format_time
@@ -117,11 +116,6 @@ def journal_events(records: Iterable[Record], parser: EventParser,
 # --- outputs ----------------------------------------------------------------------------
 
 
-def decision_dict(d: Decision) -> dict[str, Any]:
-    return {"line": d.line, "counter": d.counter, "accepted": d.accepted, "reason": d.reason,
-            "ticket": d.ticket}
-
-
 _quote = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) uses
 
 
@@ -131,39 +125,6 @@ def decision_json(d: Decision) -> str:
     return (f'{{"line": {d.line}, "counter": {_quote(d.counter)}, '
             f'"accepted": {"true" if d.accepted else "false"}, "reason": "{d.reason}", '
             f'"ticket": {ticket}}}')
-
-
-def incident_dict(i: Incident, config: HallConfig) -> dict[str, Any]:
-    out = {"line": i.line, "counter": i.counter, "kind": i.kind,
-           "t": format_time(i.t, config.tz), "penalty": i.penalty, "exempt": i.exempt,
-           "pending": i.pending}
-    if i.faults is not None:  # device_offline: its outage's repair records as they stand
-        out["device"] = i.device
-        out["faults"] = [{"ref": f.ref, "source": f.source, "status": f.status,
-                          "line": f.line} for f in i.faults]
-    if i.system_outage is not None:  # why it is exempt (rules.md, "System outages")
-        out["system_outage"] = [format_time(x, config.tz) for x in i.system_outage]
-    return out
-
-
-def outcome_dict(outputs: list[Output], config: HallConfig) -> dict[str, Any]:
-    """What the journal keeps as an event's outcome."""
-    out: dict[str, Any] = {}
-    for o in outputs:
-        if isinstance(o, Decision):
-            out["decision"] = {**decision_dict(o), "staff": o.staff}
-        elif isinstance(o, Incident):
-            out.setdefault("incidents", []).append(
-                {**incident_dict(o, config), "staff": o.staff, "device": o.device})
-        elif isinstance(o, IncidentChanged):
-            i = o.incident
-            out.setdefault("changed", []).append(
-                {**incident_dict(i, config), "staff": i.staff, "device": i.device})
-        elif isinstance(o, TicketOpened):
-            out.setdefault("tickets", []).append({"ticket": o.ticket, "staff": o.staff})
-        elif isinstance(o, Display):
-            out.setdefault("displays", []).append({"counter": o.counter, "screen": o.screen})
-    return out
 
 
 class ContractWriter:
@@ -237,18 +198,18 @@ class JournalComparison:
     def compare(self, record_outcome: dict[str, Any], outputs: list[Output], seq: int,
                 counter: str | None = None) -> None:
         self.checked += 1
-        recorded = record_outcome.get("decision")
+        recorded = record_outcome.get(DECISION)
         then = None if recorded is None else (recorded["accepted"], recorded["reason"])
         derived = next((o for o in outputs if isinstance(o, Decision)), None)
         now = None if derived is None else (derived.accepted, derived.reason)
         incidents_then = []
-        for i in record_outcome.get("incidents", ()):
+        for i in record_outcome.get(INCIDENTS, ()):
             state = (i["exempt"], i.get("pending", False))
             if i["kind"] == "device_offline" or not self.per_record:
                 self._final_then[_key(i)] = state
             else:
                 incidents_then.append((i["kind"], i["line"], *state))
-        for i in record_outcome.get("changed", ()):
+        for i in record_outcome.get(CHANGED, ()):
             self._final_then[_key(i)] = (i["exempt"], i["pending"])
         incidents_now = []
         for o in outputs:
@@ -353,10 +314,3 @@ class JournalReplay:
         reading = None if state is None else state.reading
         return reading or "the counter's state differs since an earlier change"
 
-
-def record_timeline(events: Iterable[Event], config: HallConfig, journal: Journal,
-                    batch: int = 256) -> int:
-    """Decide each event and journal it with its outcome, with snapshots as the agent
-    writes them (edge_agent.hall_state, which builds on this module)."""
-    from edge_agent.hall_state import record_timeline as record  # it imports this module
-    return record(events, config, journal, batch)

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge_agent.config import ConfigError, _as_table, _get, _id_tables, _only
+from edge_agent.toml_fields import ConfigError, as_table, check_keys, id_tables, typed_value
 
 SERVICE_SECTIONS = {"agent", "mqtt", "hook", "staff", "center"}
 
@@ -85,13 +85,13 @@ def build_service(raw: dict[str, Any]) -> ServiceConfig:
 
 
 def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
-    return _as_table(raw[name], name) if name in raw else {}
+    return as_table(raw[name], name) if name in raw else {}
 
 
 def _fields(raw: dict[str, Any], where: str, defaults: Any) -> dict[str, Any]:
     """Each key of a flat section, typed like its default."""
-    _only(raw, where, set(vars(defaults)))
-    return {key: _get(raw, where, key, type(default), default)
+    check_keys(raw, where, set(vars(defaults)))
+    return {key: typed_value(raw, where, key, type(default), default)
             for key, default in vars(defaults).items()}
 
 
@@ -141,14 +141,14 @@ def _hook(raw: dict[str, Any]) -> HookConfig:
 def _staff(raw: dict[str, Any]) -> dict[str, StaffConfig]:
     out: dict[str, StaffConfig] = {}
     cards: dict[str, str] = {}
-    for sid, where, t in _id_tables(raw, "staff", {"name", "card", "id_hash"}):
-        card = _get(t, where, "card", str, "").upper() or None  # readers differ in case
+    for sid, where, t in id_tables(raw, "staff", {"name", "card", "id_hash"}):
+        card = typed_value(t, where, "card", str, "").upper() or None  # readers differ in case
         if card is not None:
             if card in cards:
                 raise ConfigError(f"[{where}] card: {card!r} is already staff {cards[card]}'s")
             cards[card] = sid
-        out[sid] = StaffConfig(id=sid, name=_get(t, where, "name", str, sid), card=card,
-                               id_hash=_get(t, where, "id_hash", str, "") or None)
+        out[sid] = StaffConfig(id=sid, name=typed_value(t, where, "name", str, sid), card=card,
+                               id_hash=typed_value(t, where, "id_hash", str, "") or None)
     return out
 
 

@@ -36,8 +36,6 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 }
 TEXT_FIELDS = ("counter", "staff", "id_hash", "ticket", "applicant", "level", "source", "device",
                "reason", "ref", "verdict")
-# Event types whose "source" is kept (a rating's press side, a fault report's filer).
-_SOURCED = frozenset(("rating", "fault_report"))
 TEXT_FIELD_SET = frozenset(TEXT_FIELDS)
 _TYPES = frozenset(EVENT_TYPES)
 _scan_once = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
@@ -181,16 +179,3 @@ def _slow_loads(text: str, line: int) -> Any:
 def format_time(us: int, tz: ZoneInfo) -> str:
     return from_us(us, tz).isoformat()
 
-
-def event_to_dict(ev: Event, tz: ZoneInfo) -> dict[str, Any]:
-    """The timeline form of an event (what a timeline line and a journal record hold)."""
-    out: dict[str, Any] = {"t": format_time(ev.t, tz), "type": ev.type, "counter": ev.counter}
-    for key in TEXT_FIELDS[1:]:
-        value = getattr(ev, key)
-        if value is not None and not (key == "source" and ev.type not in _SOURCED):
-            out[key] = value
-    if ev.pressed is not None:
-        out["pressed"] = format_time(ev.pressed, tz)
-    if ev.until is not None:
-        out["until"] = format_time(ev.until, tz)
-    return out

@@ -1,4 +1,5 @@
-"""Today's figures per counter for the live status page, from each record's outcome."""
+"""Today's figures per counter for the live status page, from each journal record's outcome
+(edge_agent/records.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from edge_agent.records import CHANGED, DECISION, INCIDENTS, TICKETS
 from edge_agent.rules.calendar import from_us, to_us
 from edge_agent.rules.model import SATISFIED_LEVELS
 
@@ -40,19 +42,19 @@ class Today:
     def add(self, t_us: int, event: dict[str, Any], outcome: dict[str, Any]) -> None:
         if t_us >= self.day_end:
             self._new_day(t_us)
-        decision = outcome.get("decision")
+        decision = outcome.get(DECISION)
         if decision is not None:
             c = self._counter(decision["counter"])
             c.ratings += 1
             if decision["accepted"]:
                 c.accepted += 1
                 c.satisfied += event.get("level") in SATISFIED_LEVELS
-        for _ in outcome.get("tickets", ()):
+        for _ in outcome.get(TICKETS, ()):
             self._counter(event["counter"]).tickets += 1
-        for incident in outcome.get("incidents", ()):
+        for incident in outcome.get(INCIDENTS, ()):
             self._counter(incident["counter"]).incidents.append(
                 {k: incident.get(k) for k in INCIDENT_KEYS})
-        for change in outcome.get("changed", ()):  # a ruling, a report within the grace
+        for change in outcome.get(CHANGED, ()):  # a ruling, a report within the grace
             self._change(change)
 
     def _change(self, change: dict[str, Any]) -> None:

@@ -8,7 +8,6 @@ logged and counted (GET /v1/stats). The API of record is docs/center.md.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -23,8 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from edge_agent.journal import JournalError
-from edge_agent.timeline import TimelineError
+from server_stub import month_files
 from server_stub.accounts import Accounts, Kdf
 from server_stub.audit import AuditLog
 from server_stub.auth import Caller, Tokens
@@ -144,35 +142,11 @@ class Center:
         if not _MONTH.fullmatch(month):
             raise Rejection(422, "schema", f"month: must be YYYY-MM, got {month!r}",
                             field="month")
-        if name not in MONTH_FILES:
-            raise Rejection(404, "not_found", f"no {name!r}; one of {', '.join(MONTH_FILES)}")
-        text = await run_in_threadpool(self._render, entry, month, name)
-        return Response(text, media_type=MONTH_FILES[name])
-
-    def _render(self, entry: HallEntry, month: str, name: str) -> str:
-        # the report code, imported when first used
-        from server_stub import checkpoints, export, reports
-
-        config, store, hall = entry.config, self.store, entry.id
-        try:
-            if name.startswith("export."):
-                def replay(sink: reports.Sink) -> reports.MonthReplay:
-                    return checkpoints.replay(store, hall, config, month, sink)[0]
-
-                rows = export.haochaping_rows((), config, month, entry.region_code, replay)
-                return export.render_export(rows, name.split(".")[1])
-            result = checkpoints.month_replay(store, hall, config, month)
-            if name == "report.html":
-                return reports.render_html(result.report, hall_name=entry.id,
-                                           evidence=result.evidence,
-                                           counter_names=config.counters)
-            report = result.report
-            if name == "report.json":
-                return _json(report)
-            return reports.render_csv(report, "counter" if "counters" in name else "staff")
-        except (JournalError, TimelineError) as exc:
-            raise Rejection(422, "journal", f"hall {entry.id}'s stored journal cannot be "
-                                            f"replayed: {exc}") from None
+        if name not in month_files.MEDIA_TYPES:
+            known = ", ".join(month_files.MEDIA_TYPES)
+            raise Rejection(404, "not_found", f"no {name!r}; one of {known}")
+        text = await run_in_threadpool(month_files.render, self.store, entry, month, name)
+        return Response(text, media_type=month_files.MEDIA_TYPES[name])
 
     async def stats(self, request: Request) -> Response:
         caller = self.tokens.caller(request.headers.get("authorization"))
@@ -204,20 +178,6 @@ class Center:
         log.error("%s %s: Redis failed: %s", request.method, request.url.path, exc)
         return JSONResponse({"error": "storage", "reason": f"storage unavailable: {exc}"},
                             status_code=503, headers={"Retry-After": "5"})
-
-
-MONTH_FILES = {
-    "report.json": "application/json",
-    "report-counters.csv": "text/csv; charset=utf-8",
-    "report-staff.csv": "text/csv; charset=utf-8",
-    "report.html": "text/html; charset=utf-8",
-    "export.json": "application/json",
-    "export.csv": "text/csv; charset=utf-8",
-}
-
-
-def _json(doc: Any) -> str:
-    return json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -37,15 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edge_agent.config import (
-    ConfigError,
-    HallConfig,
-    _as_table,
-    _get,
-    _id_tables,
-    _only,
-    load_config,
-)
+from edge_agent.config import HallConfig, load_config
+from edge_agent.toml_fields import ConfigError, as_table, check_keys, id_tables, typed_value
 from server_stub.storage import StorageSettings
 
 DEFAULT_MAX_BODY = 16 << 20
@@ -110,18 +103,18 @@ def load_center_config(path: str | Path) -> CenterSettings:
 
 
 def build_center_config(raw: dict[str, Any], base_dir: Path) -> CenterSettings:
-    _only(raw, "", {"server", "viewer", "halls", "storage", "archive"})
-    server = _as_table(raw.get("server", {}), "server")
-    _only(server, "server", {"max_body_bytes", "max_batch_records"})
-    viewer = _as_table(raw.get("viewer", {}), "viewer")
-    _only(viewer, "viewer", {"token_sha256"})
+    check_keys(raw, "", {"server", "viewer", "halls", "storage", "archive"})
+    server = as_table(raw.get("server", {}), "server")
+    check_keys(server, "server", {"max_body_bytes", "max_batch_records"})
+    viewer = as_table(raw.get("viewer", {}), "viewer")
+    check_keys(viewer, "viewer", {"token_sha256"})
     settings = CenterSettings(
-        halls=_halls(_as_table(raw.get("halls", {}), "halls"), base_dir),
+        halls=_halls(as_table(raw.get("halls", {}), "halls"), base_dir),
         viewer_sha256=_digest(viewer, "viewer") if viewer else None,
         max_body_bytes=_positive_int(server, "max_body_bytes", DEFAULT_MAX_BODY),
         max_batch_records=_positive_int(server, "max_batch_records", DEFAULT_MAX_RECORDS),
-        storage=_storage(_as_table(raw["storage"], "storage")) if "storage" in raw else None,
-        archive=_archive(_as_table(raw["archive"], "archive"), base_dir)
+        storage=_storage(as_table(raw["storage"], "storage")) if "storage" in raw else None,
+        archive=_archive(as_table(raw["archive"], "archive"), base_dir)
         if "archive" in raw else None,
     )
     _distinct_tokens(settings)
@@ -132,10 +125,10 @@ def _halls(raw: dict[str, Any], base_dir: Path) -> dict[str, HallEntry]:
     out = {}
     keys = {"token_sha256", "it_token_sha256", "config", "region_code",
             "followup_working_days"}
-    for hall_id, where, t in _id_tables(raw, "halls", keys):
+    for hall_id, where, t in id_tables(raw, "halls", keys):
         if "config" not in t:
             raise ConfigError(f"[{where}] config: missing (the path of the hall's hall.toml)")
-        config_path = base_dir / _get(t, where, "config", str, "")
+        config_path = base_dir / typed_value(t, where, "config", str, "")
         try:
             config = load_config(config_path)
         except ConfigError as exc:
@@ -143,12 +136,12 @@ def _halls(raw: dict[str, Any], base_dir: Path) -> dict[str, HallEntry]:
         if config.hall_id != hall_id:
             raise ConfigError(f"[{where}] config: {config_path} configures hall "
                               f"{config.hall_id!r}, not {hall_id!r}")
-        region = _get(t, where, "region_code", str, "")
+        region = typed_value(t, where, "region_code", str, "")
         if not re.fullmatch(r"\d{6}", region):
             raise ConfigError(f"[{where}] region_code: must be 6 digits (行政区划代码), "
                               f"got {region!r}")
         it_digest = _digest(t, where, "it_token_sha256") if "it_token_sha256" in t else None
-        days: int = _get(t, where, "followup_working_days", int, DEFAULT_FOLLOWUP_DAYS)
+        days: int = typed_value(t, where, "followup_working_days", int, DEFAULT_FOLLOWUP_DAYS)
         if not 1 <= days <= 60:
             raise ConfigError(f"[{where}] followup_working_days: 1 to 60, got {days}")
         out[hall_id] = HallEntry(hall_id, _digest(t, where), config, region, it_digest,
@@ -157,11 +150,11 @@ def _halls(raw: dict[str, Any], base_dir: Path) -> dict[str, HallEntry]:
 
 
 def _storage(t: dict[str, Any]) -> StorageSettings:
-    _only(t, "storage", {"url", "cluster"})
+    check_keys(t, "storage", {"url", "cluster"})
     if ("url" in t) == ("cluster" in t):
         raise ConfigError("[storage]: give either url (one Redis) or cluster (seed nodes)")
     if "url" in t:
-        url: str = _get(t, "storage", "url", str, "")
+        url: str = typed_value(t, "storage", "url", str, "")
         if not url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError(f"[storage] url: must be a redis:// URL, got {url!r}")
         return StorageSettings(url=url)
@@ -180,18 +173,18 @@ def _node(seed: Any) -> tuple[str, int]:
 
 
 def _archive(t: dict[str, Any], base_dir: Path) -> ArchiveSettings:
-    _only(t, "archive", {"dir", "keep_months", "every_hours"})
+    check_keys(t, "archive", {"dir", "keep_months", "every_hours"})
     if "dir" not in t:
         raise ConfigError("[archive] dir: missing (the folder of the month files)")
-    keep: int = _get(t, "archive", "keep_months", int, 1)
-    every: float = _get(t, "archive", "every_hours", float, 24.0)
+    keep: int = typed_value(t, "archive", "keep_months", int, 1)
+    every: float = typed_value(t, "archive", "every_hours", float, 24.0)
     if keep < 0 or every < 0:
         raise ConfigError("[archive] keep_months and every_hours: must be 0 or more")
-    return ArchiveSettings(base_dir / _get(t, "archive", "dir", str, ""), keep, every)
+    return ArchiveSettings(base_dir / typed_value(t, "archive", "dir", str, ""), keep, every)
 
 
 def _digest(t: dict[str, Any], where: str, key: str = "token_sha256") -> str:
-    value: str = _get(t, where, key, str, "")
+    value: str = typed_value(t, where, key, str, "")
     value = value.lower()
     if not _HEX64.fullmatch(value):
         raise ConfigError(f"[{where}] {key}: must be 64 hex digits (the SHA-256 of the "
@@ -200,7 +193,7 @@ def _digest(t: dict[str, Any], where: str, key: str = "token_sha256") -> str:
 
 
 def _positive_int(t: dict[str, Any], key: str, default: int) -> int:
-    value: int = _get(t, "server", key, int, default)
+    value: int = typed_value(t, "server", key, int, default)
     if value <= 0:
         raise ConfigError(f"[server] {key}: must be greater than 0, got {value}")
     return value

@@ -34,7 +34,7 @@ from edge_agent.journal import JournalError
 from edge_agent.rules.calendar import from_us
 from edge_agent.timeline import TimelineError
 from server_stub import console_html as html
-from server_stub import followup
+from server_stub import followup, month_files
 from server_stub.accounts import AccountError, Accounts, User
 from server_stub.audit import AuditLog
 from server_stub.config import HallEntry
@@ -283,18 +283,17 @@ class Console:
         user, _ = await self.who(request)
         entry, month = self._hall_month(user, request)
         self.need(user, "manager", "viewer")
-        from server_stub.app import MONTH_FILES
-
         name = request.path_params["name"]
-        if name not in MONTH_FILES:
+        if name not in month_files.MEDIA_TYPES:
             raise PageRefused(404, f"没有文件 {name}", f"no file {name!r}")
         try:
-            text = await run_in_threadpool(self.center._render, entry, month, name)
+            text = await run_in_threadpool(month_files.render, self.center.store, entry, month,
+                                          name)
         except Rejection as exc:
             raise PageRefused(exc.status, "无法生成该文件", exc.reason) from None
         await run_in_threadpool(self.audit.add, user.name, "export", f"{month} {name}",
                                 self.address(request), entry.id)
-        return Response(text, media_type=MONTH_FILES[name], headers={
+        return Response(text, media_type=month_files.MEDIA_TYPES[name], headers={
             **HEADERS, "Content-Disposition": f'attachment; filename="{entry.id}-{month}-'
                                               f'{name}"'})
 

@@ -14,8 +14,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from edge_agent.config import ID_PATTERN
 from edge_agent.rules.calendar import to_us
+from edge_agent.toml_fields import ID_PATTERN
 from server_stub.errors import Rejection, schema_error
 
 MAX_REASON = 500

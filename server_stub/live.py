@@ -13,6 +13,7 @@ import json
 from datetime import datetime, time
 from typing import Any
 
+from edge_agent.records import DECISION, INCIDENTS, TICKETS
 from edge_agent.rules.calendar import from_us, to_us
 from edge_agent.rules.model import SATISFIED_LEVELS
 from server_stub.config import HallEntry
@@ -46,14 +47,14 @@ def _blank(name: str = "") -> dict[str, Any]:
 
 def _add(counters: dict[str, dict[str, Any]], event: dict[str, Any],
          outcome: dict[str, Any]) -> None:
-    decision = outcome.get("decision")
+    decision = outcome.get(DECISION)
     if decision is not None:
         c = counters.setdefault(decision.get("counter") or event.get("counter", "?"), _blank())
         c["ratings"] += 1
         if decision.get("accepted"):
             c["accepted"] += 1
             c["satisfied"] += event.get("level") in SATISFIED_LEVELS
-    for _ in outcome.get("tickets", ()):
+    for _ in outcome.get(TICKETS, ()):
         counters.setdefault(event.get("counter", "?"), _blank())["tickets"] += 1
-    for incident in outcome.get("incidents", ()):
+    for incident in outcome.get(INCIDENTS, ()):
         counters.setdefault(incident.get("counter", "?"), _blank())["incidents"] += 1

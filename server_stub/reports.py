@@ -30,10 +30,10 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from edge_agent.cli import deduction_text
 from edge_agent.config import HallConfig
 from edge_agent.journal import GENESIS, Record
 from edge_agent.replay import JournalReplay, Replayer, journal_events
+from edge_agent.report_text import deduction_text
 from edge_agent.rules.model import Incident, Output
 from edge_agent.scoring import Row
 from edge_agent.timeline import EventParser, format_time

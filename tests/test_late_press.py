@@ -12,9 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge_agent.config import HallConfig
+from edge_agent.records import event_to_dict
 from edge_agent.rules.engine import RulesEngine
 from edge_agent.rules.model import Decision, Event, Incident
-from edge_agent.timeline import EventParser, TimelineError, event_to_dict
+from edge_agent.timeline import EventParser, TimelineError
 from tests.helpers import Runner, at, ev, kinds, login, press, reasons
 
 CALLED = [login("09:00:00", id_hash="h:staff1"),

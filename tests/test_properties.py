@@ -15,8 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edge_agent.config import parse_config
+from edge_agent.hall_state import record_timeline
 from edge_agent.journal import Journal, verify
-from edge_agent.replay import ContractWriter, Replayer, journal_events, record_timeline
+from edge_agent.records import decision_dict
+from edge_agent.replay import ContractWriter, Replayer, journal_events
 from edge_agent.rules.model import Decision, Incident
 from edge_agent.timeline import EventParser, parse_time
 
@@ -241,7 +243,7 @@ def test_a_rewritten_record_is_detected(plan: list[Any], data: st.DataObject) ->
     ["accepted", "closed", "too_soon"]), st.none() | st.text(min_size=1))
 def test_decision_lines_are_the_json_of_the_contract(line: int, counter: str, accepted: bool,
                                                      reason: str, ticket: str | None) -> None:
-    from edge_agent.replay import decision_dict, decision_json
+    from edge_agent.replay import decision_json
 
     d = Decision(line, 0, counter, accepted, reason, ticket, None, "satisfied")
     assert decision_json(d) == json.dumps(decision_dict(d), ensure_ascii=False)

@@ -10,9 +10,9 @@ from typing import Any
 
 from edge_agent.config import load_config
 from edge_agent.journal import Entry, Journal, rules_versions
-from edge_agent.replay import outcome_dict
+from edge_agent.records import event_to_dict, outcome_dict
 from edge_agent.rules.engine import RulesEngine
-from edge_agent.timeline import EventParser, event_to_dict
+from edge_agent.timeline import EventParser
 from tests.helpers import Runner, ev, login, press
 
 DAY_V1 = [login("09:00:00", id_hash="h:old"),

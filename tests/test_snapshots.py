@@ -26,9 +26,9 @@ from edge_agent import hall_state, snapshot_codec
 from edge_agent.config import HallConfig, parse_config
 from edge_agent.hall_state import HallState, restore, write_snapshot
 from edge_agent.journal import ChainBroken, Entry, Journal, verify
-from edge_agent.replay import outcome_dict
+from edge_agent.records import event_to_dict, outcome_dict
 from edge_agent.rules.model import HALL, Event
-from edge_agent.timeline import EventParser, event_to_dict
+from edge_agent.timeline import EventParser
 from tests.test_properties import CONFIG, DEVICES, steps, timeline
 
 PARSER = EventParser(CONFIG.scale)
@@ -279,9 +279,8 @@ from pathlib import Path
 from edge_agent.config import parse_config
 from edge_agent.hall_state import restore, write_snapshot
 from edge_agent.journal import Entry, Journal
-from edge_agent.replay import outcome_dict
+from edge_agent.records import event_to_dict, outcome_dict
 from edge_agent.rules.model import HALL, Event
-from edge_agent.timeline import event_to_dict
 
 config = parse_config(sys.argv[2])
 journal = Journal(Path(sys.argv[1]))

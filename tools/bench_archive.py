@@ -26,9 +26,10 @@ import redis
 
 from edge_agent.config import HallConfig, parse_config
 from edge_agent.journal import GENESIS, Record, canonical, record_hash
-from edge_agent.replay import TimeOrder, outcome_dict
+from edge_agent.records import event_to_dict, outcome_dict
+from edge_agent.replay import TimeOrder
 from edge_agent.rules.engine import RulesEngine
-from edge_agent.timeline import EventParser, event_to_dict
+from edge_agent.timeline import EventParser
 from server_stub import checkpoints
 from server_stub.archive import archive_hall, month_of
 from server_stub.storage import used_memory

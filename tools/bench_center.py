@@ -35,9 +35,9 @@ from typing import Any, ClassVar
 import redis
 
 from edge_agent.config import parse_config
+from edge_agent.hall_state import record_timeline
 from edge_agent.journal import Journal, open_for_reading
 from edge_agent.outbox import Outbox, batch_body
-from edge_agent.replay import record_timeline
 from edge_agent.service_config import CenterConfig
 from edge_agent.timeline import EventParser
 from server_stub.storage import flush_all

@@ -16,7 +16,7 @@ import logging
 import queue
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,8 +24,8 @@ from zoneinfo import ZoneInfo
 from edge_agent import hall_state
 from edge_agent.config import HallConfig
 from edge_agent.journal import Entry, Journal
-from edge_agent.outbox import fault_reason
-from edge_agent.replay import outcome_dict
+from edge_agent.outbox import Outbox
+from edge_agent.records import FaultRecord, event_record, fault_reason, outcome_dict
 from edge_agent.rules.calendar import from_us
 from edge_agent.rules.engine import CounterState
 from edge_agent.rules.model import HALL, Display, Event, Output
@@ -34,7 +34,7 @@ from edge_agent.service.clock import WALL, TimeSource
 from edge_agent.service.devices import DeviceTable, link_name
 from edge_agent.service.inputs import (
     BadgeRead,
-    FaultRecord,
+    HealthReporting,
     Inbox,
     Item,
     KeyAction,
@@ -47,7 +47,7 @@ from edge_agent.service.inputs import (
 )
 from edge_agent.service.pad_view import PadView, pad_text
 from edge_agent.service.status import snapshot
-from edge_agent.timeline import EventParser, event_to_dict, format_time
+from edge_agent.timeline import EventParser, format_time
 from edge_agent.wire import (
     Encoder,
     Fault,
@@ -77,32 +77,42 @@ SCREENS = {"closed": Screen.CLOSED, "welcome": Screen.WELCOME, "serving": Screen
 
 
 @dataclass(slots=True)
-class Batch:
+class TurnCommit:
     """What one turn of the loop commits, and what may leave only after the commit."""
 
     entries: list[Entry] = field(default_factory=list)
-    sends: list[tuple[str, bytes]] = field(default_factory=list)  # (device, raw frame)
+    sends: list[tuple[str, bytes, bool]] = field(default_factory=list)  # device, frame, ack
     answers: list[tuple[Callable[[bool, str], None], bool, str]] = field(default_factory=list)
     woke: list[str] = field(default_factory=list)  # devices back: show them their screen
 
 
+def new_inbox() -> Inbox:
+    return queue.Queue(INBOX_SIZE)
+
+
 class Core:
+    """``links`` carry frames to and from devices; ``servers`` are the local servers whose
+    health the status page shows (the queue hook); ``outbox`` sends the journal to the center
+    (None: the hall has none). They all put what they hear on ``inbox``."""
+
     def __init__(self, config: HallConfig, journal: Journal, *, boot: int,
-                 clock: TimeSource = WALL, links: dict[str, Link] | None = None,
+                 clock: TimeSource = WALL, links: Mapping[str, Link] | None = None,
+                 servers: Mapping[str, HealthReporting] | None = None,
+                 outbox: Outbox | None = None, inbox: Inbox | None = None,
                  restore: bool = True) -> None:
         self.config = config
         self.journal = journal
         self.clock = clock
         self.boot = boot
         self.links: dict[str, Link] = dict(links or {})
-        self.servers: dict[str, Any] = {}  # local servers (the queue hook): their health
-        self.inbox: Inbox = queue.Queue(INBOX_SIZE)
+        self.servers: dict[str, HealthReporting] = dict(servers or {})
+        self.inbox: Inbox = inbox if inbox is not None else new_inbox()
         self.guard = SeqGuard()
         self.devices = DeviceTable(config, self.guard)
         self.encoder = Encoder(boot)
         self.refusals: Counter[str] = Counter()
         self.started_us = clock.now_us()
-        self.outbox: Any = None  # edge_agent.outbox.Outbox when the hall has a center
+        self.outbox = outbox
         self.status: dict[str, Any] = {}
         self._parser = EventParser(config.scale)
         self._tz = config.tz
@@ -161,7 +171,7 @@ class Core:
         since = self.engine.now
         if since is None or now <= since:
             return
-        batch = Batch()
+        batch = TurnCommit()
         self._event(Event(since, "system_outage", HALL, until=now,
                           reason=f"agent boot {self.boot}: not listening since its last record"),
                     batch)
@@ -222,7 +232,7 @@ class Core:
     def step(self, items: list[Item], *, closing: bool = False) -> None:
         """One turn: items in, one commit, then acks, answers and display commands out."""
         now = self.clock.now_us()
-        batch = Batch()
+        batch = TurnCommit()
         for item in items:
             self._take(item, now, batch)
         if now >= self._next_tick or closing:
@@ -236,8 +246,8 @@ class Core:
                 self.outbox.wake()
         for device in batch.woke:
             self._send_screen(device, batch)
-        for device, frame in batch.sends:
-            self._send(device, frame)
+        for device, frame, ack in batch.sends:
+            self._send(device, frame, ack)
         for done, ok, why in batch.answers:
             done(ok, why)
         if self.snapshot_due(now, not items):
@@ -248,7 +258,7 @@ class Core:
         elif batch.entries and time.monotonic() - self._published >= STATUS_EVERY_S:
             self.publish_status()
 
-    def _tick(self, now: int, batch: Batch, heartbeat: bool = False) -> None:
+    def _tick(self, now: int, batch: TurnCommit, heartbeat: bool = False) -> None:
         for device in self.devices.silent(now, self._timeout_us):
             lost = self.devices.health[device].link_lost
             why = "silent" if lost is None else f"silent; its link: {lost}"
@@ -263,7 +273,7 @@ class Core:
 
     # --- items into events -----------------------------------------------------------------
 
-    def _take(self, item: Item, now: int, batch: Batch) -> None:
+    def _take(self, item: Item, now: int, batch: TurnCommit) -> None:
         if isinstance(item, SerialBytes):
             decoder = self.devices.serial_decoder(item.port)
             if decoder is None:
@@ -290,7 +300,7 @@ class Core:
         elif isinstance(item, FaultRecord):
             self._center_fault(item, now, batch)
 
-    def _frame(self, result: Result, t_us: int, source: str, batch: Batch) -> None:
+    def _frame(self, result: Result, t_us: int, source: str, batch: TurnCommit) -> None:
         if isinstance(result, Rejection):
             # The decoder counted it already.
             self._refuse(result.reason.value, result.device or source, count=False)
@@ -311,9 +321,9 @@ class Core:
         key = self.devices.key(result.device)
         if key is not None:
             batch.sends.append((result.device, self.encoder.ack(
-                key, result.address, result.boot, result.seq)))
+                key, result.address, result.boot, result.seq), True))
 
-    def _pad_event(self, m: Message, t_us: int, batch: Batch) -> None:
+    def _pad_event(self, m: Message, t_us: int, batch: TurnCommit) -> None:
         device = self.devices.by_id[m.device]
         body = m.body
         age = getattr(body, "age_ms", 0) * 1000
@@ -357,7 +367,7 @@ class Core:
         paused = state is not None and state.state == "paused"
         return Event(t, "resume" if paused else "pause", counter, source="staff")
 
-    def _link_state(self, device: str, item: LinkState, batch: Batch) -> None:
+    def _link_state(self, device: str, item: LinkState, batch: TurnCommit) -> None:
         if device not in self.devices.by_id:
             self._refuse("unknown_device", device)
             return
@@ -380,7 +390,7 @@ class Core:
                 self._device_state(device, True, item.t_us, item.why, batch)
 
     def _device_state(self, device: str, online: bool, t_us: int, why: str,
-                      batch: Batch) -> None:
+                      batch: TurnCommit) -> None:
         health = self.devices.health[device]
         if health.online is online:
             return
@@ -391,13 +401,13 @@ class Core:
         if online:
             batch.woke.append(device)
 
-    def _key(self, item: KeyAction, batch: Batch) -> None:
+    def _key(self, item: KeyAction, batch: TurnCommit) -> None:
         device = self.devices.by_id.get(item.device)
         if device is None:
             self._refuse("unknown_device", item.device)
             return
         c, t = device.counter, item.t_us
-        seq = self.journal.head_seq + len(batch.entries) + 1
+        seq = self.journal.next_seq(len(batch.entries))
         events: dict[str, Callable[[], Event | None]] = {
             "rate": lambda: Event(t, "rating", c, level=self._level(item.level or ""),
                                   source="pad" if device.kind == "pad" else "staff",
@@ -433,7 +443,7 @@ class Core:
         return Event(t, kind, counter, device=device, reason=why, source=source,
                      ref=repair_ref(device, t, self._tz))
 
-    def _badge(self, item: BadgeRead, batch: Batch) -> None:
+    def _badge(self, item: BadgeRead, batch: TurnCommit) -> None:
         device = self.devices.by_id.get(item.device)
         staff = self._staff_cards.get(item.card.upper())
         if device is None or staff is None:
@@ -455,7 +465,7 @@ class Core:
         return login_at is not None and from_us(login_at, self._tz).date() == from_us(
             t_us, self._tz).date()
 
-    def _queue(self, item: QueueReport, batch: Batch) -> None:
+    def _queue(self, item: QueueReport, batch: TurnCommit) -> None:
         if item.counter not in self.config.counters and not self.devices.at_counter(
                 item.counter, "pad", "sign", "keypad", "badge"):
             self._refuse("unknown_counter", item.counter)
@@ -471,7 +481,7 @@ class Core:
             self._event(self._queue_event(item, state), batch)
         self._answer(item, batch, True, "")
 
-    def _answer(self, item: QueueReport, batch: Batch, ok: bool, why: str) -> None:
+    def _answer(self, item: QueueReport, batch: TurnCommit, ok: bool, why: str) -> None:
         if item.done is not None:
             batch.answers.append((item.done, ok, why))
 
@@ -517,7 +527,7 @@ class Core:
             return False
         return item.type == "ticket_called" or ticket.invited_at is not None
 
-    def _center_fault(self, item: FaultRecord, now: int, batch: Batch) -> None:
+    def _center_fault(self, item: FaultRecord, now: int, batch: TurnCommit) -> None:
         """An entry of the center's repair list: a report filed there (its ref is
         ``center-N``), a clear, or the IT department's ruling on a repair record. A ruling
         takes effect when the agent journals it (the center's clock is not the hall's)."""
@@ -525,7 +535,7 @@ class Core:
         if device is None:
             self._refuse("unknown_device", f"center:{item.device}")
             return
-        reason = fault_reason(item)  # starts "center:N: ": the outbox's mark of what it handed
+        reason = fault_reason(item)
         kind = item.entry_kind
         if kind == "ruling":
             ev = Event(now, "fault_verified", device.counter, device=device.id,
@@ -538,11 +548,12 @@ class Core:
             self.devices.health[device.id].fault = False
             ev = Event(item.t_us, "fault_cleared", device.counter, device=device.id,
                        reason=reason)
-        self._event(ev, batch)
+        self._event(ev, batch, center=item)  # its center_entry: the outbox's mark
 
     # --- deciding and committing -----------------------------------------------------------
 
-    def _event(self, ev: Event, batch: Batch, *, wire: dict[str, Any] | None = None) -> None:
+    def _event(self, ev: Event, batch: TurnCommit, *, wire: dict[str, Any] | None = None,
+               center: FaultRecord | None = None) -> None:
         last = self.engine.now
         if last is not None and ev.t < last:
             # Inputs reach the engine in time order: a late arrival takes the latest time.
@@ -551,15 +562,13 @@ class Core:
             if ev.type == "rating":
                 ev.pressed = ev.t
             ev.t = last
-        ev.line = self.journal.head_seq + len(batch.entries) + 1
+        ev.line = self.journal.next_seq(len(batch.entries))
         outputs = self.engine.handle(ev)
-        data = event_to_dict(ev, self._tz)
-        if wire is not None:
-            data["wire"] = wire
+        data = event_record(ev, self._tz, wire=wire, center=center)
         self._commit(Entry(ev.t, "event", data, outcome_dict(outputs, self.config)),
                      outputs, batch)
 
-    def _commit(self, entry: Entry, outputs: list[Output], batch: Batch) -> None:
+    def _commit(self, entry: Entry, outputs: list[Output], batch: TurnCommit) -> None:
         batch.entries.append(entry)
         for o in outputs:
             if isinstance(o, Display):
@@ -569,13 +578,13 @@ class Core:
     # --- output to devices -------------------------------------------------------------------
 
     def send_all_screens(self) -> None:
-        batch = Batch()
+        batch = TurnCommit()
         for device in self.devices.by_id:
             self._send_screen(device, batch)
-        for device, frame in batch.sends:
-            self._send(device, frame)
+        for device, frame, ack in batch.sends:
+            self._send(device, frame, ack)
 
-    def _send_screen(self, device: str, batch: Batch) -> None:
+    def _send_screen(self, device: str, batch: TurnCommit) -> None:
         d = self.devices.by_id[device]
         if d.kind not in ("pad", "sign"):
             return
@@ -583,7 +592,7 @@ class Core:
         self._queue_screen(device, state.screen if state else "closed",
                            state.staff if state else None, batch)
 
-    def _queue_screen(self, device: str, screen: str, staff: str | None, batch: Batch) -> None:
+    def _queue_screen(self, device: str, screen: str, staff: str | None, batch: TurnCommit) -> None:
         key = self.devices.key(device)
         d = self.devices.by_id[device]
         if key is None or link_name(d) is None:
@@ -591,12 +600,12 @@ class Core:
         text = pad_text(self.config, screen, staff)
         self.pad_view.sent(text)
         frame = self.encoder.display(key, expected_address(d), SCREENS[screen], text)
-        batch.sends.append((device, frame))
+        batch.sends.append((device, frame, False))
 
-    def _send(self, device: str, frame: bytes) -> None:
+    def _send(self, device: str, frame: bytes, ack: bool) -> None:
         name = link_name(self.devices.by_id[device])
         link = self.links.get(name or "")
-        if link is None or not link.send(device, frame):
+        if link is None or not link.send(device, frame, ack=ack):
             self.refusals["no_link_for_send"] += 1
 
     # --- refusals and status ---------------------------------------------------------------
@@ -609,6 +618,11 @@ class Core:
             self._logged.add((reason, source))
             log.warning("refused %s from %s (counted; further ones from it are only counted)",
                         reason, source)
+
+    @property
+    def parts_health(self) -> dict[str, HealthReporting]:
+        """The links' and the local servers' health, by name, for the status page."""
+        return {**self.links, **self.servers}
 
     def publish_status(self) -> None:
         self.status = snapshot(self)

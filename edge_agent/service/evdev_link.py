@@ -140,7 +140,7 @@ class EvdevLink:
         self._thread = threading.Thread(target=self._run, name="evdev-link", daemon=True)
         self._thread.start()
 
-    def send(self, device: str, frame: bytes) -> bool:
+    def send(self, device: str, frame: bytes, *, ack: bool) -> bool:
         return False  # keypads and badge readers have nothing to show
 
     def stop(self) -> None:

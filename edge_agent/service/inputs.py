@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from edge_agent.records import FaultRecord
+
 
 @dataclass(frozen=True, slots=True)
 class SerialBytes:
@@ -87,28 +89,6 @@ class QueueReport:
 
 
 @dataclass(frozen=True, slots=True)
-class FaultRecord:
-    """An entry of the center's repair list, pulled down by the outbox: a fault record filed
-    at the center (a call logged by phone, or the IT department's own record), its clearing,
-    or the IT department's ruling on a repair record. The core journals it as fault_report /
-    fault_cleared / fault_verified."""
-
-    device: str
-    active: bool
-    t_us: int  # when it was filed
-    reason: str  # a ruling: its note
-    ref: str  # the entry's number in the center's list, so it is applied once
-    kind: str = ""  # "report" | "cleared" | "ruling"; "" (older callers): from `active`
-    source: str = "staff"  # a report's: "staff" (a call logged at the center) or "it"
-    fault_ref: str | None = None  # a ruling: the repair record it rules on
-    verdict: str | None = None  # a ruling: "device_fault" | "not_device_fault"
-
-    @property
-    def entry_kind(self) -> str:
-        return self.kind or ("report" if self.active else "cleared")
-
-
-@dataclass(frozen=True, slots=True)
 class Stop:
     """Shut down cleanly: finish the batch in hand, then leave the loop."""
 
@@ -116,6 +96,14 @@ class Stop:
 Item = (SerialBytes | MqttFrame | LinkState | KeyAction | BadgeRead | QueueReport | FaultRecord
         | Stop)
 Inbox = queue.Queue[Item]
+
+
+class HealthReporting(Protocol):
+    """A part whose health the status page shows (a link, the queue hook)."""
+
+    def health(self) -> dict[str, Any]:
+        """Counters and state for the status page: frames in/out, rejections, reconnects."""
+        ...
 
 
 class Link(Protocol):
@@ -127,8 +115,10 @@ class Link(Protocol):
 
     def start(self, inbox: Inbox) -> None: ...
 
-    def send(self, device: str, frame: bytes) -> bool:
-        """Queue one raw frame (no COBS) for a device; False if this link has no such device."""
+    def send(self, device: str, frame: bytes, *, ack: bool) -> bool:
+        """Queue one raw frame (no COBS) for a device; False if this link has no such device.
+        ``ack``: the frame acks one of the device's (the core built it): it leaves first
+        (send_queue.AckFirstQueue)."""
         ...
 
     def stop(self) -> None: ...

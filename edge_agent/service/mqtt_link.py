@@ -21,7 +21,7 @@ import json
 import logging
 import socket
 import threading
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -32,7 +32,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 from edge_agent.config import HallConfig
 from edge_agent.service.inputs import Inbox, Item, LinkState, MqttFrame, QueueReport
 from edge_agent.service.queue_report import ReportError, parse_report, report_id
-from edge_agent.wire.protocol import MAX_RAW, Kind
+from edge_agent.service.send_queue import AckFirstQueue
+from edge_agent.wire.protocol import MAX_RAW
 
 log = logging.getLogger(__name__)
 
@@ -40,45 +41,11 @@ PENDING_LIMIT = 256
 RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 30
 LEAVES = ("up", "status")  # what the agent hears of a pad; it publishes on "down"
-_TYPE_AT = 2  # offset of the type byte in a raw frame
 
 
 def known_counters(config: HallConfig) -> frozenset[str]:
     """Counters a queue report may name: configured ones and those the devices serve."""
     return frozenset(config.counters) | {d.counter for d in config.devices.values()}
-
-
-class Pending:
-    """Frames for pads held while the broker is unreachable. Bounded: when full, the oldest
-    frame that is not an ack goes (the pad shows only the last display command anyway). Acks
-    are never dropped; they can outgrow the bound only by the frames already in the core's
-    inbox when the link went down, since each ack answers a frame that came over this link."""
-
-    def __init__(self, limit: int) -> None:
-        if limit < 1:
-            raise ValueError("the pending queue needs room for at least one frame")
-        self.limit = limit
-        self.dropped = 0
-        self._frames: deque[tuple[str, bytes]] = deque()
-
-    def __len__(self) -> int:
-        return len(self._frames)
-
-    def add(self, device: str, frame: bytes) -> None:
-        if len(self._frames) >= self.limit:
-            victim = next((i for i, (_, f) in enumerate(self._frames) if not _is_ack(f)), None)
-            if victim is not None:
-                del self._frames[victim]
-                self.dropped += 1
-            elif not _is_ack(frame):
-                self.dropped += 1
-                return
-        self._frames.append((device, frame))
-
-    def drain(self) -> list[tuple[str, bytes]]:
-        frames = list(self._frames)
-        self._frames.clear()
-        return frames
 
 
 def nodelay(client: mqtt.Client) -> None:
@@ -88,10 +55,6 @@ def nodelay(client: mqtt.Client) -> None:
     if sock is not None and hasattr(sock, "setsockopt"):
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-def _is_ack(frame: bytes) -> bool:
-    return len(frame) > _TYPE_AT and frame[_TYPE_AT] == Kind.ACK
 
 
 class MqttLink:
@@ -116,7 +79,8 @@ class MqttLink:
         self._ready = threading.Condition(self._lock)
         self._connected = False
         self._subscriptions = 0  # SUBACKs received, one per connect
-        self._pending = Pending(pending_limit)
+        self._pending: AckFirstQueue[tuple[str, bytes]] = AckFirstQueue(pending_limit,
+                                                                      drop_acks=False)
         self._counts: Counter[str] = Counter()
         self._refused: Counter[str] = Counter()
         self._client = self._make_client(client_id or f"window-eval-agent-{self.hall}",
@@ -139,14 +103,14 @@ class MqttLink:
                                    keepalive=self._settings.keepalive_s)
         self._client.loop_start()
 
-    def send(self, device: str, frame: bytes) -> bool:
+    def send(self, device: str, frame: bytes, *, ack: bool) -> bool:
         if device not in self._devices:
             return False
         with self._lock:
             if self._connected:
                 self._publish(device, frame)
             else:
-                self._pending.add(device, frame)
+                self._pending.put((device, frame), ack)
         return True
 
     def stop(self) -> None:

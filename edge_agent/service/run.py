@@ -15,16 +15,23 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 from edge_agent.config import HallConfig
 from edge_agent.journal import Journal
 from edge_agent.rules.model import RULES_VERSION
 from edge_agent.service.checks import check_live
-from edge_agent.service.clock import WALL, Clock
-from edge_agent.service.core import Core
-from edge_agent.service.inputs import Stop
+from edge_agent.service.clock import WALL, Clock, TimeSource
+from edge_agent.service.core import Core, new_inbox
+from edge_agent.service.inputs import Inbox, Link, Stop
+
+if TYPE_CHECKING:  # imported where built: a hall without them does not load them
+    from edge_agent.outbox import Outbox
+    from edge_agent.service.hook import QueueHook
+    from edge_agent.service.status_http import StatusServer
 
 log = logging.getLogger("edge_agent.run")
 
@@ -89,42 +96,77 @@ def open_journal(config: HallConfig) -> tuple[Journal, int]:
     return journal, boot
 
 
-def build_links(config: HallConfig, core: Core) -> list[Any]:
-    """Every link and local server the configuration asks for."""
-    now_us = core.clock.now_us
-    parts: list[Any] = []
-    links = {d.link for d in config.devices.values()}
-    if links & {"usb", "rs485"}:
+@dataclass(frozen=True)
+class Service:
+    """The assembled service: the core and the parts around it, in the order they start."""
+
+    core: Core
+    links: list[Link]  # started before the journal's restore: input waits on the inbox
+    hook: QueueHook | None  # the queue system's HTTP hook: early too
+    status_server: StatusServer | None  # once there is a state to show
+    outbox: Outbox | None  # once the journal is restored
+
+
+class Startable(Protocol):
+    """A part that runs until stopped (a link, a server, the outbox)."""
+
+    def stop(self) -> None: ...
+
+
+def assemble(config: HallConfig, journal: Journal, boot: int, clock: TimeSource) -> Service:
+    """Every part the configuration asks for, wired to one inbox and one core."""
+    inbox = new_inbox()
+    links = build_links(config, clock.now_us, boot)
+    hook = build_hook(config, inbox, clock.now_us)
+    outbox = build_outbox(config, journal, inbox)
+    core = Core(config, journal, boot=boot, clock=clock, links={link.name: link for link in links},
+                servers={"QueueHook": hook} if hook is not None else {}, outbox=outbox,
+                inbox=inbox, restore=False)
+    return Service(core, links, hook, build_status_server(config, core), outbox)
+
+
+def build_status_server(config: HallConfig, core: Core) -> StatusServer | None:
+    listen = config.service.agent.status_listen
+    if not listen:
+        return None
+    from edge_agent.service.status_http import StatusServer
+    return StatusServer(listen, lambda: core.status)
+
+
+def build_links(config: HallConfig, now_us: Callable[[], int], boot: int) -> list[Link]:
+    """Every link the configuration asks for."""
+    links: list[Link] = []
+    kinds = {d.link for d in config.devices.values()}
+    if kinds & {"usb", "rs485"}:
         from edge_agent.service.serial_link import serial_links
         cycle_s = config.service.agent.bus_cycle_ms / 1000
-        parts += serial_links(config, now_us, core.boot, cycle_min_s=cycle_s)
-    if "mqtt" in links or config.service.hook.token:
+        links += serial_links(config, now_us, boot, cycle_min_s=cycle_s)
+    if "mqtt" in kinds or config.service.hook.token:
         from edge_agent.service.mqtt_link import MqttLink
-        parts.append(MqttLink(config, now_us))
-    if "evdev" in links:
+        links.append(MqttLink(config, now_us))
+    if "evdev" in kinds:
         from edge_agent.service.evdev_link import evdev_links
-        parts += evdev_links(config, now_us)
+        links += evdev_links(config, now_us)
+    return links
+
+
+def build_hook(config: HallConfig, inbox: Inbox, now_us: Callable[[], int]) -> QueueHook | None:
     hook = config.service.hook
-    if hook.token and hook.listen:
-        from edge_agent.service.hook import QueueHook
-        from edge_agent.service.mqtt_link import known_counters
-        parts.append(QueueHook(hook.listen, hook.token, hook.salt, known_counters(config),
-                               core.inbox, now_us, staff=config.service.staff))
-    if config.service.agent.status_listen:
-        from edge_agent.service.status_http import StatusServer
-        parts.append(StatusServer(config.service.agent.status_listen, lambda: core.status))
-    return parts
+    if not (hook.token and hook.listen):
+        return None
+    from edge_agent.service.hook import QueueHook
+    from edge_agent.service.mqtt_link import known_counters
+    return QueueHook(hook.listen, hook.token, hook.salt, known_counters(config), inbox, now_us,
+                     staff=config.service.staff)
 
 
-def attach_outbox(config: HallConfig, core: Core) -> Any:
+def build_outbox(config: HallConfig, journal: Journal, inbox: Inbox) -> Outbox | None:
     if not config.service.center.url:
         return None
     from edge_agent.outbox import Outbox
-    outbox = Outbox(core.journal.path, config.hall_id, f"{config.hall_id}-agent",
-                    config.service.center, inbox=core.inbox,
-                    fault_poll_s=config.service.center.fault_poll_s)
-    core.outbox = outbox
-    return outbox
+    return Outbox(journal.path, config.hall_id, f"{config.hall_id}-agent",
+                  config.service.center, inbox=inbox,
+                  fault_poll_s=config.service.center.fault_poll_s)
 
 
 def serve(config: HallConfig, clock: Clock = WALL) -> int:
@@ -152,31 +194,24 @@ def _serve(config: HallConfig, clock: Clock, stopping: list[int]) -> int:
 
 def _serve_locked(config: HallConfig, clock: Clock, stopping: list[int]) -> int:
     journal, boot = open_journal(config)
-    core = Core(config, journal, boot=boot, clock=clock, restore=False)
-    parts = build_links(config, core)
-    for part in parts:
-        if hasattr(part, "send"):
-            core.links[part.name] = part
-        elif hasattr(part, "health"):
-            core.servers[type(part).__name__] = part
-    started: list[Any] = []
+    service = assemble(config, journal, boot, clock)
+    core = service.core
+    started: list[Startable] = []
     try:
         # Input first: keypads and badge readers are opened, pads heard and queue reports
         # taken while the journal is restored; they wait on the inbox, in order, and are
         # decided once the state is back. The status page opens once it has a state to show.
-        early = [p for p in parts if not isinstance(p, _late_parts())]
-        for part in early:
-            _start(part, core)
-            started.append(part)
+        for link in service.links:
+            link.start(core.inbox)
+            started.append(link)
+        if service.hook is not None:
+            service.hook.start()
+            started.append(service.hook)
         core.restore()
-        for part in parts:
-            if part not in early:
-                _start(part, core)
-                started.append(part)
-        outbox = attach_outbox(config, core)
-        if outbox is not None:
-            outbox.start()
-            started.append(outbox)
+        for late in (service.status_server, service.outbox):
+            if late is not None:
+                late.start()
+                started.append(late)
         log.info("agent up: hall %s, boot %d, journal %s at seq %d", config.hall_id, boot,
                  journal.path, journal.head_seq)
         ok = _run_until(core, stopping)
@@ -188,18 +223,6 @@ def _serve_locked(config: HallConfig, clock: Clock, stopping: list[int]) -> int:
         return 1
     log.info("agent stopped cleanly at journal seq %d", journal.head_seq)
     return 0
-
-
-def _late_parts() -> tuple[type, ...]:
-    from edge_agent.service.status_http import StatusServer
-    return (StatusServer,)
-
-
-def _start(part: Any, core: Core) -> None:
-    if hasattr(part, "send"):  # a link: it feeds the inbox
-        part.start(core.inbox)
-    else:
-        part.start()
 
 
 def _run_until(core: Core, stopping: list[int]) -> bool:

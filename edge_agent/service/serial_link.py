@@ -53,7 +53,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol, cast
@@ -63,8 +63,9 @@ import serial  # type: ignore[import-untyped]
 from edge_agent.config import DeviceConfig, HallConfig
 from edge_agent.service.checks import SERIAL_LINKS, check_frame_device, check_port
 from edge_agent.service.inputs import Inbox, LinkState, SerialBytes
+from edge_agent.service.send_queue import AckFirstQueue
 from edge_agent.wire import DeviceKey, Encoder, wire
-from edge_agent.wire.protocol import MAX_RAW, MIN_RAW, Kind
+from edge_agent.wire.protocol import MAX_RAW, MIN_RAW
 
 log = logging.getLogger(__name__)
 
@@ -123,53 +124,6 @@ def open_port(path: str, read_timeout_s: float) -> Port:
     return cast(Port, port)
 
 
-def is_ack(raw: bytes) -> bool:
-    return len(raw) > TYPE_BYTE and raw[TYPE_BYTE] == Kind.ACK
-
-
-class OutQueue:
-    """Wire-ready frames waiting for the port, at most `limit`; acks leave first."""
-
-    def __init__(self, limit: int = QUEUE_MAX) -> None:
-        if limit < 1:
-            raise ValueError(f"queue limit must be at least 1, got {limit}")
-        self.limit = limit
-        self._acks: deque[bytes] = deque()
-        self._displays: deque[bytes] = deque()  # every frame that is not an ack
-        self._lock = threading.Lock()
-        self.dropped_displays = 0
-        self.dropped_acks = 0
-
-    def __len__(self) -> int:
-        return len(self._acks) + len(self._displays)
-
-    def put(self, frame: bytes, ack: bool) -> None:
-        with self._lock:
-            if len(self) >= self.limit and not self._make_room(ack):
-                self.dropped_displays += 1  # the new display is the oldest one there is
-                return
-            (self._acks if ack else self._displays).append(frame)
-
-    def _make_room(self, ack: bool) -> bool:
-        if self._displays:
-            self._displays.popleft()
-            self.dropped_displays += 1
-            return True
-        if not ack:
-            return False
-        self._acks.popleft()
-        self.dropped_acks += 1
-        return True
-
-    def take(self) -> bytes | None:
-        with self._lock:
-            if self._acks:
-                return self._acks.popleft()
-            if self._displays:
-                return self._displays.popleft()
-            return None
-
-
 class FrameEnds:
     """Counts the frames a byte stream completes: a 0x00 with data before it."""
 
@@ -222,7 +176,7 @@ class SerialLink:
         self._read_timeout = READ_TIMEOUT_BUS_S if self.bus else READ_TIMEOUT_USB_S
         self._reply_timeout = reply_timeout_s(reply_margin_s)
         self._cycle_min_s = cycle_min_s
-        self._queue = OutQueue(queue_max)
+        self._queue: AckFirstQueue[bytes] = AckFirstQueue(queue_max, drop_acks=True)
         self._port: Port | None = None
         self._port_lock = threading.Lock()  # _port's replacement and close vs. the wake-ups
         self._stopping = threading.Event()
@@ -247,14 +201,14 @@ class SerialLink:
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._thread.start()
 
-    def send(self, device: str, frame: bytes) -> bool:
+    def send(self, device: str, frame: bytes, *, ack: bool) -> bool:
         """Queue one raw frame (no COBS) for a device on this port; False (and counted) if the
         device is not here or the bytes are no agent-to-pad frame."""
         reason = self._refusal(device, frame)
         if reason:
             self.rejected[reason] += 1
             return False
-        self._queue.put(wire(frame), is_ack(frame))
+        self._queue.put(wire(frame), ack)
         self._wake()
         return True
 

@@ -6,16 +6,60 @@ status server's threads read it without locks.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
+from edge_agent.config import HallConfig
+from edge_agent.journal import Journal
+from edge_agent.rules.engine import RulesEngine
 from edge_agent.rules.model import UNVERIFIED
+from edge_agent.service.clock import TimeSource
+from edge_agent.service.devices import DeviceTable
+from edge_agent.service.inputs import HealthReporting, Inbox
+from edge_agent.service.pad_view import PadView
 from edge_agent.timeline import format_time
-
-if TYPE_CHECKING:
-    from edge_agent.service.core import Core
+from edge_agent.today import Today
 
 
-def snapshot(core: Core) -> dict[str, Any]:
+class CenterStatus(Protocol):
+    """The uplink's side of the page (edge_agent.outbox.Outbox)."""
+
+    def status(self) -> dict[str, Any]: ...
+
+
+class StatusSource(Protocol):
+    """What the snapshot reads: the core's parts, read-only (the core loop's thread builds
+    the snapshot, so nothing here is read while it changes)."""
+
+    @property
+    def config(self) -> HallConfig: ...
+    @property
+    def clock(self) -> TimeSource: ...
+    @property
+    def boot(self) -> int: ...
+    @property
+    def started_us(self) -> int: ...
+    @property
+    def journal(self) -> Journal: ...
+    @property
+    def inbox(self) -> Inbox: ...
+    @property
+    def outbox(self) -> CenterStatus | None: ...
+    @property
+    def parts_health(self) -> Mapping[str, HealthReporting]: ...
+    @property
+    def engine(self) -> RulesEngine: ...
+    @property
+    def today(self) -> Today: ...
+    @property
+    def devices(self) -> DeviceTable: ...
+    @property
+    def pad_view(self) -> PadView: ...
+
+    def rejections(self) -> dict[str, int]: ...
+
+
+def snapshot(core: StatusSource) -> dict[str, Any]:
     now = core.clock.now_us()
     tz = core.config.tz
     return {
@@ -30,14 +74,13 @@ def snapshot(core: Core) -> dict[str, Any]:
             "center": core.outbox.status() if core.outbox is not None else None,
         },
         "counters": [_counter(core, cid, name) for cid, name in _counters(core).items()],
-        "links": {name: part.health()
-                  for name, part in (*core.links.items(), *core.servers.items())},
+        "links": {name: part.health() for name, part in core.parts_health.items()},
         "rejections": core.rejections(),
         "pad_font": core.pad_view.status(),
     }
 
 
-def _repairs(core: Core, device: str) -> list[dict[str, Any]]:
+def _repairs(core: StatusSource, device: str) -> list[dict[str, Any]]:
     """The device's repair records (报修) still in hand: open (not cleared), or cleared but
     not yet ruled on by the IT department (RULES.md §3)."""
     state = core.engine.devices.get(device)
@@ -49,7 +92,7 @@ def _repairs(core: Core, device: str) -> list[dict[str, Any]]:
              "t": format_time(r.t, core.config.tz)} for r in sorted(shown, key=lambda r: r.t)]
 
 
-def _counters(core: Core) -> dict[str, str]:
+def _counters(core: StatusSource) -> dict[str, str]:
     out = dict(core.config.counters)
     for d in core.config.devices.values():
         out.setdefault(d.counter, d.counter)
@@ -58,7 +101,7 @@ def _counters(core: Core) -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
-def _counter(core: Core, cid: str, name: str) -> dict[str, Any]:
+def _counter(core: StatusSource, cid: str, name: str) -> dict[str, Any]:
     tz = core.config.tz
     state = core.engine.counters.get(cid)
     staff = state.staff if state else None

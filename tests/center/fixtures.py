@@ -13,9 +13,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from edge_agent.config import parse_config
+from edge_agent.hall_state import record_timeline
 from edge_agent.journal import GENESIS, Journal, Record, canonical, open_for_reading, read_records
 from edge_agent.outbox import batch_body
-from edge_agent.replay import record_timeline
 from edge_agent.timeline import EventParser
 from server_stub.app import create_app
 from server_stub.config import CenterSettings, load_center_config

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from edge_agent.config import HallConfig, load_config
+from edge_agent.hall_state import record_timeline
 from edge_agent.journal import Journal, Record, open_for_reading, read_records
-from edge_agent.replay import record_timeline, timeline_events
+from edge_agent.replay import timeline_events
 from edge_agent.timeline import EventParser
 from tools import hallgen
 

@@ -17,8 +17,9 @@ import pytest
 
 from edge_agent.journal import open_for_reading, read_records
 from edge_agent.outbox import Outbox
+from edge_agent.records import FaultRecord
 from edge_agent.service.clock import ManualClock
-from edge_agent.service.inputs import FaultRecord, SerialBytes
+from edge_agent.service.inputs import SerialBytes
 from edge_agent.service_config import CenterConfig
 from server_stub.accounts import Accounts
 from server_stub.config import load_center_config, token_digest

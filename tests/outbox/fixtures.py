@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from edge_agent.journal import open_for_reading, read_records
-from edge_agent.outbox import Clock, Outbox
+from edge_agent.outbox import Outbox, RetryClock
 from edge_agent.service.inputs import Inbox
 from edge_agent.service_config import CenterConfig
 from server_stub.config import CenterSettings, load_center_config
@@ -53,7 +53,7 @@ def journal(tmp_path: Path) -> Path:
     return path
 
 
-def make_outbox(journal: Path, url: str, clock: Clock | None = None, *, batch: int = 400,
+def make_outbox(journal: Path, url: str, clock: RetryClock | None = None, *, batch: int = 400,
                 timeout_s: float = 5.0, retry_max_s: float = 300.0,
                 inbox: Inbox | None = None, ca_file: str = "") -> Outbox:
     center = CenterConfig(url=url, token=TOKEN, batch_records=batch, timeout_s=timeout_s,

@@ -1,6 +1,6 @@
 """The outbox's HTTP client against a server that drops idle kept-alive connections (as
 uvicorn does after 5 s): the next request reconnects at once instead of failing; a server
-that is really gone is still `Unreachable`."""
+that is really gone is still `CenterUnreachable`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from edge_agent.outbox import CenterClient, Unreachable
+from edge_agent.outbox import CenterClient, CenterUnreachable
 
 ANSWER = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n"
           b'{"ok":true}')
@@ -73,6 +73,6 @@ def test_a_center_that_is_gone_is_unreachable(server: DroppingServer) -> None:
     client = CenterClient(f"http://127.0.0.1:{server.port}", "t" * 20, timeout_s=5)
     assert client.request("GET", "/v1/halls/H/head")[0] == 200
     server.close()
-    with pytest.raises(Unreachable):
+    with pytest.raises(CenterUnreachable):
         client.request("GET", "/v1/halls/H/head")
     client.close()

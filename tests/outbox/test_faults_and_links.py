@@ -8,10 +8,13 @@ import json
 import queue
 import subprocess
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from edge_agent.journal import Entry, Journal
-from edge_agent.outbox import fault_reason
-from edge_agent.service.inputs import FaultRecord, Item
+from edge_agent.records import FaultRecord, fault_reason
+from edge_agent.service.inputs import Item
 from server_stub.config import load_center_config
 from tests.center.fixtures import HALL, IT_TOKEN, VIEWER_TOKEN, write_center
 from tests.center.live import LiveCenter
@@ -80,11 +83,22 @@ def test_fault_records_reach_the_inbox_once_and_again_only_if_not_journaled(
     restarted.stop()
 
 
+def _applied(item: FaultRecord, fields: dict[str, Any], written: str) -> dict[str, Any]:
+    """A journaled fault event as the core writes it now (the entry in ``center_entry``) or
+    wrote it before that field (the entry only in the reason: such journals still load)."""
+    event = {"t": "2026-03-02T10:05:00+08:00", "counter": "A01", "device": "A01-pad",
+             **fields}
+    if written == "field":
+        return {**event, "center_entry": int(item.ref), "reason": item.reason}
+    return {**event, "reason": fault_reason(item)}
+
+
+@pytest.mark.parametrize("written", ["field", "reason (older journals)"])
 def test_rulings_come_in_the_same_list_and_are_handed_over_once_across_a_restart(
-        center: LiveCenter, journal: Path) -> None:
+        center: LiveCenter, journal: Path, written: str) -> None:
     """Reports, clears and the IT department's rulings come in filing order; a ruling
-    journaled as fault_verified (reason "center:N: ...") is not handed over again after a
-    restart, one not journaled is."""
+    journaled as fault_verified (its center_entry; in older journals its reason
+    "center:N: ...") is not handed over again after a restart, one not journaled is."""
     assert _file_fault(center, "A01-pad", True, "屏幕不亮", token=IT_TOKEN) == 1
     assert _post(center, "rulings", {"device": "A01-pad", "ref": "center-1",
                                      "verdict": "not_device_fault", "note": "人为关机"},
@@ -103,16 +117,11 @@ def test_rulings_come_in_the_same_list_and_are_handed_over_once_across_a_restart
     assert isinstance(second, FaultRecord) and second.verdict == "device_fault"
     with Journal(journal) as core:  # the core journals the report and the first ruling
         core.append_many([
-            Entry(report.t_us, "event", {"t": "2026-03-02T10:05:00+08:00",
-                                         "type": "fault_report", "counter": "A01",
-                                         "device": "A01-pad", "source": "it",
-                                         "ref": "center-1", "reason": fault_reason(report)},
-                  {}),
-            Entry(report.t_us, "event", {"t": "2026-03-02T10:05:00+08:00",
-                                         "type": "fault_verified", "counter": "A01",
-                                         "device": "A01-pad", "ref": "center-1",
-                                         "verdict": "not_device_fault",
-                                         "reason": fault_reason(first)}, {})])
+            Entry(report.t_us, "event", _applied(report, {
+                "type": "fault_report", "source": "it", "ref": "center-1"}, written), {}),
+            Entry(report.t_us, "event", _applied(first, {
+                "type": "fault_verified", "ref": "center-1", "verdict": "not_device_fault"},
+                written), {})])
     outbox.stop()
     restarted = make_outbox(journal, center.url, clock, inbox=inbox)
     drive(restarted, clock)

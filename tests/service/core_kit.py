@@ -68,7 +68,7 @@ class RecordingLink:
     def start(self, inbox: Any) -> None:
         pass
 
-    def send(self, device: str, frame: bytes) -> bool:
+    def send(self, device: str, frame: bytes, *, ack: bool) -> bool:
         self.sent.append((device, frame, self.journal.head_seq))
         return True
 

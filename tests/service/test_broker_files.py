@@ -262,7 +262,7 @@ def test_a_pad_logs_in_with_its_derived_password_both_ways(secured: SecureRig,
     pad.publish(topic("A01", "A01-pad", "up"), press_frame())
     assert take(inbox) == MqttFrame("A01-pad", press_frame(), 1_000_000)
     ack = Encoder(boot=1).ack(DeviceKey("A01-pad", KEY_A), 3, boot=1, seq=1)
-    assert link.send("A01-pad", ack)
+    assert link.send("A01-pad", ack, ack=True)
     assert pad.message().payload == ack
 
 
@@ -295,9 +295,9 @@ def test_a_pad_reads_only_its_own_down_topic(secured: SecureRig, peers: list[Pee
     pad.subscribe(topic("B02", "B02-pad", "down"))
     pad.subscribe(topic("A01", "A01-pad", "down"))
     encoder = Encoder(boot=1)
-    link.send("B02-pad", encoder.ack(DeviceKey("B02-pad", KEY_B), 4, boot=1, seq=9))
+    link.send("B02-pad", encoder.ack(DeviceKey("B02-pad", KEY_B), 4, boot=1, seq=9), ack=True)
     mine = encoder.ack(DeviceKey("A01-pad", KEY_A), 3, boot=1, seq=1)
-    link.send("A01-pad", mine)
+    link.send("A01-pad", mine, ack=True)
     msg = pad.message()
     assert (msg.topic, msg.payload) == (topic("A01", "A01-pad", "down"), mine)
 
@@ -394,7 +394,7 @@ def test_the_monitor_account_reads_everything_publishes_nothing_and_leaves_the_a
         assert sorted(line.split(" ")[0] for line in first) == [
             "$SYS/broker/version", topic("A01", "A01-pad", "status")]  # retained: subscribed
         ack = Encoder(boot=1).ack(DeviceKey("A01-pad", KEY_A), 3, boot=1, seq=1)
-        assert link.send("A01-pad", ack)  # the agent's own traffic shows too
+        assert link.send("A01-pad", ack, ack=True)  # the agent's own traffic shows too
         assert watch.wait(20) == 0
         assert watch.stdout.read() == f"{topic('A01', 'A01-pad', 'down')} {ack.hex()}\n"
         for where, body in [(f"hall/{HALL}/queue", REPORT.decode()),

@@ -11,9 +11,9 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from edge_agent.outbox import FAULT_REF
+from edge_agent.records import FaultRecord, center_entry
 from edge_agent.service.clock import ManualClock
-from edge_agent.service.inputs import BadgeRead, FaultRecord, KeyAction, SerialBytes
+from edge_agent.service.inputs import BadgeRead, KeyAction, SerialBytes
 from edge_agent.wire import Kind
 from tests.service.core_kit import MONDAY_9, Pad, make_core
 from tests.service.test_core import journal_rows
@@ -84,9 +84,11 @@ def test_the_center_s_entries_are_journaled_as_reports_clears_and_rulings(
                                                                     "device_fault")
     # journaled when the agent took it, not at the center's clock
     assert ruling["t"] == "2026-11-23T09:11:00+08:00"
-    marks = [FAULT_REF.match(e.get("reason") or "") for kind in
+    marks = [e.get("center_entry") for kind in
              ("fault_report", "fault_verified", "fault_cleared") for e in events(path, kind)]
-    assert [m[1] for m in marks if m] == ["4", "5", "6"]  # the outbox's restart marks
+    assert [m for m in marks if m] == [4, 5, 6]  # the outbox's restart marks, as fields
+    assert [center_entry(e) for kind in ("fault_report", "fault_verified", "fault_cleared")
+            for e in events(path, kind) if center_entry(e)] == [4, 5, 6]
     assert core.refusals["unknown_device"] == 1
     before = outage(core)
     core.journal.close()

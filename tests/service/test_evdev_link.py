@@ -168,7 +168,7 @@ def test_keys_of_each_kind_reach_the_inbox_as_what_they_mean(
         "badge_reads": 0, "garbage": 1, "rejections": {"unmapped_key": 1}, "reopens": 0,
         "open_failures": 0, "last_error": None}
     assert health["devices"]["A01-badge"]["badge_reads"] == 1
-    assert link.send("A01-pad", b"\x01") is False
+    assert link.send("A01-pad", b"\x01", ack=False) is False
     assert inbox.empty()
 
 

@@ -20,8 +20,9 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from edge_agent.config import HallConfig, parse_config
 from edge_agent.service.inputs import Inbox, Item, LinkState, MqttFrame, QueueReport
-from edge_agent.service.mqtt_link import MqttLink, Pending
+from edge_agent.service.mqtt_link import MqttLink
 from edge_agent.service.queue_report import id_hash
+from edge_agent.service.send_queue import AckFirstQueue
 from edge_agent.wire import Decoder, DeviceKey, Encoder, Kind, Message, Press, Screen, SeqGuard
 from edge_agent.wire.frame import seal
 from edge_agent.wire.protocol import MAX_RAW
@@ -218,11 +219,11 @@ def test_send_publishes_on_the_devices_down_topic(rig: Rig, pads: Any) -> None:
     pad = pads()
     pad.subscribe(topic("A01", "A01-pad", "down"))
     frame = Encoder(boot=1).ack(DeviceKey("A01-pad", KEY_A), 3, boot=1, seq=1)
-    assert link.send("A01-pad", frame)
+    assert link.send("A01-pad", frame, ack=True)
     msg = pad.message()
     assert (msg.topic, msg.payload, msg.qos) == (topic("A01", "A01-pad", "down"), frame, 1)
-    assert not link.send("nobody", frame)
-    assert not link.send("C03-pad", frame)  # a USB pad: not this link's
+    assert not link.send("nobody", frame, ack=True)
+    assert not link.send("C03-pad", frame, ack=True)  # a USB pad: not this link's
     assert link.health()["frames_out"] == 1
 
 
@@ -347,7 +348,7 @@ def test_frames_sent_while_the_broker_is_down_wait_bounded_then_go_out(mosq: Bro
     last = enc.display(dest, 3, Screen.WELCOME)
     try:
         for frame in (first, ack, second, last):
-            assert link.send("A01-pad", frame)
+            assert link.send("A01-pad", frame, ack=frame is ack)
         assert link.health()["pending"] == 2 and link.health()["dropped"] == 2
         mosq.start()
         assert [pad.message().payload, pad.message().payload] == [ack, last]
@@ -368,15 +369,17 @@ def ack_frame(seq: int) -> bytes:
 @given(limit=st.integers(1, 6), acks=st.lists(st.booleans(), max_size=30))
 def test_pending_never_drops_an_ack_and_keeps_the_newest_in_order(limit: int,
                                                                    acks: list[bool]) -> None:
-    pending = Pending(limit)
+    pending: AckFirstQueue[tuple[str, bytes]] = AckFirstQueue(limit, drop_acks=False)
     frames = [ack_frame(i) if is_ack else bytes([1, 3, Kind.DISPLAY, i])
               for i, is_ack in enumerate(acks)]
-    for frame in frames:
-        pending.add("A01-pad", frame)
+    for frame, is_ack in zip(frames, acks, strict=True):
+        pending.put(("A01-pad", frame), is_ack)
     kept = [frame for _, frame in pending.drain()]
     sent_acks = [f for f, a in zip(frames, acks, strict=True) if a]
-    assert [f for f in kept if f in sent_acks] == sent_acks
-    assert kept == [f for f in frames if f in kept]  # order kept
+    assert kept[:len(sent_acks)] == sent_acks  # every ack, first, in order
+    displays = kept[len(sent_acks):]
+    sent_displays = [f for f, a in zip(frames, acks, strict=True) if not a]
+    assert displays == sent_displays[len(sent_displays) - len(displays):]  # the newest
     assert len(kept) <= max(limit, len(sent_acks))
     assert pending.dropped == len(frames) - len(kept)
     if len(frames) >= limit:

@@ -25,10 +25,10 @@ from hypothesis import strategies as st
 from edge_agent.config import ConfigError, DeviceConfig, HallConfig
 from edge_agent.service.clock import WALL
 from edge_agent.service.inputs import Inbox, LinkState, SerialBytes
+from edge_agent.service.send_queue import AckFirstQueue
 from edge_agent.service.serial_link import (
     REPLY_MARGIN_S,
     WRITE_TIMEOUT_S,
-    OutQueue,
     Port,
     SerialLink,
     open_port,
@@ -241,7 +241,7 @@ def test_send_writes_the_cobs_frame(pty: Pty, started: Start) -> None:
     link = make_link(pty.path, [usb_pad(pty.path)])
     started(link)
     raw = Encoder(7).ack(DeviceKey("pad1", KEYS[1]), 1, boot=1, seq=42)
-    assert link.send("pad1", raw)
+    assert link.send("pad1", raw, ack=True)
     line = Line(pty, KEYS)
     msg = line.next()
     assert bytes(line.raw) == wire(raw)
@@ -256,12 +256,12 @@ def test_send_refuses_what_is_not_a_frame_for_its_devices_and_counts_it(
     started(link)
     encoder = Encoder(7)
     ack = encoder.ack(DeviceKey("pad1", KEYS[1]), 1, boot=1, seq=1)
-    assert not link.send("pad9", ack)
-    assert not link.send("pad1", ack[:5])
-    assert not link.send("pad1", ack + bytes(80))
-    assert not link.send("pad1", press(1, 1))  # a pad's frame, not the agent's
+    assert not link.send("pad9", ack, ack=True)
+    assert not link.send("pad1", ack[:5], ack=True)
+    assert not link.send("pad1", ack + bytes(80), ack=True)
+    assert not link.send("pad1", press(1, 1), ack=False)  # a pad's frame, not the agent's
     display = encoder.display(DeviceKey("pad1", KEYS[1]), 1, Screen.THANKS)
-    assert link.send("pad1", display)
+    assert link.send("pad1", display, ack=False)
     line = Line(pty, KEYS)
     msg = line.next()
     assert bytes(line.raw) == wire(display)  # nothing else reached the line
@@ -301,9 +301,9 @@ def test_full_queue_drops_the_oldest_displays_never_an_ack(tmp_path: Path, start
     encoder, dest = Encoder(7), DeviceKey("pad1", KEYS[1])
     for name in ["d1", "a1", "d2", "a2", "d3", "d4", "a3"]:
         if name[0] == "a":
-            assert link.send("pad1", encoder.ack(dest, 1, boot=1, seq=int(name[1])))
+            assert link.send("pad1", encoder.ack(dest, 1, boot=1, seq=int(name[1])), ack=True)
         else:
-            assert link.send("pad1", encoder.display(dest, 1, Screen.INVITE, name))
+            assert link.send("pad1", encoder.display(dest, 1, Screen.INVITE, name), ack=False)
     health = link.health()
     assert (health["queued"], health["open"], health["dropped_displays"]) == (4, False, 3)
     assert plug_in(path, core, 4) == [Ack(1, 1), Ack(1, 2), Ack(1, 3),
@@ -316,8 +316,8 @@ def test_a_queue_of_nothing_but_acks_drops_its_oldest_ack_to_stay_bounded(
     link, core, path = queue_while_absent(tmp_path, started, limit=3)
     encoder, dest = Encoder(7), DeviceKey("pad1", KEYS[1])
     for seq in range(1, 5):
-        assert link.send("pad1", encoder.ack(dest, 1, boot=1, seq=seq))
-    assert link.send("pad1", encoder.display(dest, 1, Screen.INVITE, "late"))
+        assert link.send("pad1", encoder.ack(dest, 1, boot=1, seq=seq), ack=True)
+    assert link.send("pad1", encoder.display(dest, 1, Screen.INVITE, "late"), ack=False)
     assert plug_in(path, core, 3) == [Ack(1, 2), Ack(1, 3), Ack(1, 4)]
     health = link.health()
     assert (health["dropped_acks"], health["dropped_displays"]) == (1, 1)
@@ -325,7 +325,7 @@ def test_a_queue_of_nothing_but_acks_drops_its_oldest_ack_to_stay_bounded(
 
 @given(st.lists(st.booleans(), max_size=40), st.integers(1, 8))
 def test_out_queue_bounds_and_drop_order(acks: list[bool], limit: int) -> None:
-    q = OutQueue(limit)
+    q: AckFirstQueue[bytes] = AckFirstQueue(limit, drop_acks=True)
     for i, ack in enumerate(acks):
         q.put(b"%d" % i, ack)
         assert len(q) <= limit
@@ -368,7 +368,7 @@ def test_port_vanishes_and_comes_back_under_the_same_name(tmp_path: Path, starte
         os.write(second.master, wire(press(1, 2)))
         assert core.message().seq == 2  # reading resumed
         raw = Encoder(7).ack(DeviceKey("pad1", KEYS[1]), 1, boot=1, seq=2)
-        assert link.send("pad1", raw)
+        assert link.send("pad1", raw, ack=True)
         assert Line(second, KEYS).next().body == Ack(1, 2)
         health = link.health()
         assert health["reconnects"] == 1 and health["open"] and health["port_errors"] >= 1
@@ -414,7 +414,7 @@ def test_a_stalled_reader_costs_one_frame_per_write_timeout(pty: Pty, started: S
     encoder, dest = Encoder(7), DeviceKey("pad1", KEYS[1])
     sent = 600  # about 50 KB: more than a pty holds unread
     for i in range(sent):
-        assert link.send("pad1", encoder.display(dest, 1, Screen.INVITE, f"{i:048d}"))
+        assert link.send("pad1", encoder.display(dest, 1, Screen.INVITE, f"{i:048d}"), ack=False)
     end = time.monotonic() + WAIT_S
     while link.health()["write_timeouts"] == 0 and time.monotonic() < end:
         time.sleep(0.01)
@@ -475,8 +475,8 @@ def test_bus_sends_queued_acks_then_displays_before_the_next_poll(pty: Pty, star
     event = core.message()
     assert line.next().address == 2  # the link now waits for pad 2's answer
     encoder, dest = Encoder(7), DeviceKey("pad1", KEYS[1])
-    assert link.send("pad1", encoder.display(dest, 1, Screen.THANKS))
-    assert link.send("pad1", encoder.ack(dest, 1, event.boot, event.seq))
+    assert link.send("pad1", encoder.display(dest, 1, Screen.THANKS), ack=False)
+    assert link.send("pad1", encoder.ack(dest, 1, event.boot, event.seq), ack=True)
     os.write(pty.master, wire(heartbeat(2, 1)))
     after = [line.next() for _ in range(3)]
     assert [(m.kind, m.address) for m in after] == [(Kind.ACK, 1), (Kind.DISPLAY, 1),
@@ -577,7 +577,7 @@ def test_firmware_usb_pad_event_acked_through_the_link(
 
     selftest = next_of(Kind.SELFTEST)
     assert link.send("pad3", Encoder(7).ack(DeviceKey("pad3", key), 3, selftest.boot,
-                                            selftest.seq))
+                                            selftest.seq), ack=True)
     control.write_text("1")  # hold key 0 (满意)
     pressed = next_of(Kind.PRESS)  # the pad sends it only once the self-test is acked
     control.write_text("0")
