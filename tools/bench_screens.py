@@ -5,9 +5,10 @@ drawing the invite screen allocates, and one glyph lookup's time next to one raw
 record.
 
 The heap is measured for the two ways a board can hold the firmware (docs/display.md):
-  romfs  the .mpy files in a ROMFS image (`mpremote romfs deploy`; a frozen build is alike
-         and cheaper still): the code runs from flash, only module objects reach the heap.
-         This is the deployment the 32 KB goal is judged on.
+  romfs  the image `python -m tools.padimage` writes (`mpremote romfs deploy`; a frozen
+         build is alike and cheaper still): the code runs from flash, only the modules'
+         objects reach the heap. This is the deployment the 32 KB goal is judged on.
+         The bench's own modules load from the filesystem, into the heap, as its baseline.
   mpy    the .mpy files on the board's filesystem: each module's code is copied into the
          heap at import. Reported next to it, not judged.
 The unix port has no memory-mapped flash, so the ROMFS image is read into the heap first: the
@@ -23,12 +24,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from mpremote.romfs import VfsRomWriter  # type: ignore[import-untyped]
-
 from edge_agent.config import DisplayConfig, load_config
 from edge_agent.padfont import SMALL_FILE
 from tests.firmware import upy_env
-from tools import glyphfile
+from tools import glyphfile, padimage
 
 GLYPHS = 3000
 GOAL_KB = 32
@@ -48,15 +47,6 @@ def big_font(folder: Path) -> None:
     large = glyphfile.render("".join(captions[n] for n in glyphfile.LARGE_CAPTIONS),
                              glyphfile.LARGE)
     glyphfile.HallFont(small, large).write(folder)
-
-
-def romfs_image(mpy: Path, out: Path) -> None:
-    """A ROMFS image of the firmware's .mpy files (boards/ as a folder) and the harness."""
-    writer = VfsRomWriter()
-    names = {src.stem for src in upy_env.firmware_sources() if src.parent.name != "boards"}
-    for name in sorted(names | set(HARNESS)):
-        writer.mkfile(name + ".mpy", (mpy / (name + ".mpy")).read_bytes())
-    out.write_bytes(writer.finalise())
 
 
 def launcher(image: Path | None, args: list[str]) -> str:
@@ -84,7 +74,7 @@ def run(mpy: Path, scratch: Path, image: Path | None, args: list[str]) -> dict[s
     proc = subprocess.run(
         [upy_env.MICROPYTHON, "-X", f"heapsize={heap_kb(image)}k", "-c",
          launcher(image, args)],
-        cwd=scratch, env=upy_env.env(scratch, MICROPYPATH=str(mpy) if image is None else ""),
+        cwd=scratch, env=upy_env.env(scratch, MICROPYPATH=str(mpy)),
         capture_output=True, text=True, timeout=300)
     if proc.returncode != 0:
         raise SystemExit(f"bench_screens failed: {proc.stdout}{proc.stderr}")
@@ -117,9 +107,10 @@ def heap_report(tag: str, f: dict[str, str]) -> int:
           f"left out: the bench's stand-ins {kb(harness)}"
           + (f", the ROMFS image read into RAM {kb(int(f['image']))}" if int(f["image"]) else ""))
     print("      code's largest: " + ", ".join(f"{n} {kb(c)}" for c, n in biggest)
-          + f"; drift {f['drift']} bytes; peak {kb(int(f['peak_over_steady']))} over steady "
-          f"between collections; with the sample hall's font: objects "
-          f"{kb(int(f['hall_objects_steady']))}")
+          + " (a module that starts a new qstr pool is charged for the pool)")
+    print(f"      objects with the sample hall's font {kb(int(f['hall_objects_steady']))}; "
+          f"drift {f['drift']} bytes; garbage between collections up to "
+          f"{kb(int(f['peak_over_steady']))} (depends on the heap's size)")
     return pad
 
 
@@ -129,8 +120,12 @@ def main() -> None:
         mpy = root / "mpy"
         mpy.mkdir()
         upy_env.compile_all(mpy)
-        image = root / "firmware.romfs"
-        romfs_image(mpy, image)
+        harness = root / "harness"
+        harness.mkdir()
+        for name in HARNESS:
+            (harness / f"{name}.mpy").write_bytes((mpy / f"{name}.mpy").read_bytes())
+        image = root / "pad.romfs"
+        image.write_bytes(padimage.romfs_image())  # what `python -m tools.padimage` writes
         font = root / "font"
         big_font(font)
         size = (font / SMALL_FILE).stat().st_size
@@ -138,7 +133,7 @@ def main() -> None:
         sample = load_config(ROOT / "edge_agent" / "samples" / "hall.toml")
         glyphfile.hall_font(glyphfile.HallText.of(sample)).write(hall)
         args = [str(font), str(hall)]
-        rom = run(mpy, root, image, args)
+        rom = run(harness, root, image, args)
         files = run(mpy, root, None, [*args, "heap-only"])
     print(f"pad screens, unix port (64-bit), heap {upy_env.HEAPSIZE}: font16.bin "
           f"{rom['glyphs'].split()[0]} glyphs ({size / 1024:.0f} KB of flash), "

@@ -48,6 +48,7 @@ CODE = load_firmware()
 gc.collect()
 _BEFORE_HARNESS = gc.mem_alloc()
 import fakes  # noqa: E402
+import runner  # noqa: E402, F401  (fakes.fresh_fs loads it: here, so it is the harness's)
 
 gc.collect()
 _HARNESS_IMPORTS = gc.mem_alloc() - _BEFORE_HARNESS
