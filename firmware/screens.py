@@ -5,8 +5,9 @@ tools/padscreen and the agent's status page run this same module (on the MicroPy
 port, or on CPython with a pure-Python framebuf) to show what a citizen sees.
 
 Text is UTF-8 bytes walked by index, so drawing a screen allocates almost nothing. A line
-that does not fit wraps at a character boundary; lines past the screen's area are not
-drawn; a character missing from the font is drawn as an empty box.
+that does not fit wraps at a character boundary; when the screen's area has no room for
+the rest, its last line ends with an ellipsis (…, or '..' in a font without it), never a
+silent cut; a character missing from the font is drawn as an empty box.
 
 It imports nothing, so a host can load it (and glyphs.py) by path without the rest of the
 firmware.
@@ -30,6 +31,9 @@ HEIGHT = 64
 SMALL = 16
 LARGE = 32
 WIDE_FROM = 0x2E80  # CJK and full-width forms: a full-cell placeholder; below, a half cell
+ELLIPSIS = 0x2026  # … ends a line when the text does not fit
+FULL_STOP = 0x2E  # '..' instead, in a font without …
+DOT_CELL = 4  # and two drawn dots, in a font without either
 
 # The hall file's [display] section overrides these (docs/configuration.md).
 CAPTIONS = {
@@ -130,20 +134,31 @@ class Screens:
                bottom: int) -> int:
         """Draw data[start:end] (end -1: to the end) centred, wrapped at character
         boundaries, in lines from `top` while a whole line fits above `bottom`; a newline
-        breaks the line. Returns the y below the last line drawn."""
+        breaks the line. When text is left over for want of room, the last line ends with an
+        ellipsis. Returns the y below the last line drawn."""
         if end < 0:
             end = len(data)
+        h = font.height
         y = top
         i = start
-        while i < end and y + font.height <= bottom:
-            j = self._line_end(font, data, i, end)
+        while i < end and y + h <= bottom:
+            j = self._line_end(font, data, i, end, WIDTH)
+            k = j + 1 if j < end and data[j] == 10 else j
+            if k < end and y + 2 * h > bottom:  # text left over, no line after this one
+                dots = self._dots_width(font)
+                j = self._line_end(font, data, i, end, WIDTH - dots)
+                x = (WIDTH - self._width - dots) // 2
+                self._run(fb, font, data, i, j, x, y)
+                self._dots(fb, font, x + self._width, y)
+                return y + h
             self._run(fb, font, data, i, j, (WIDTH - self._width) // 2, y)
-            y += font.height
-            i = j + 1 if j < end and data[j] == 10 else j
+            y += h
+            i = k
         return y
 
-    def _line_end(self, font: "Glyphs", data: bytes, i: int, end: int) -> int:
-        """Where the line starting at data[i] ends; its width is left in self._width."""
+    def _line_end(self, font: "Glyphs", data: bytes, i: int, end: int, room: int) -> int:
+        """Where the line starting at data[i] ends within `room` pixels (one character at
+        least); its width is left in self._width."""
         width = 0
         while i < end:
             cp = cp_at(data, i)
@@ -152,12 +167,34 @@ class Screens:
             w = font.find(cp)
             if w < 0:
                 w = placeholder_width(font, cp)
-            if width + w > WIDTH and width > 0:
+            if width + w > room and width > 0:
                 break
             width += w
             i += cp_len(data[i])
         self._width = width
         return i
+
+    def _dots_width(self, font: "Glyphs") -> int:
+        """Width of the ellipsis: the font's …, else two of its full stops, else two
+        drawn dots."""
+        w = font.find(ELLIPSIS)
+        if w > 0:
+            return w
+        w = font.find(FULL_STOP)
+        return 2 * w if w > 0 else 2 * DOT_CELL
+
+    def _dots(self, fb: "Any", font: "Glyphs", x: int, y: int) -> None:
+        if font.find(ELLIPSIS) > 0:
+            fb.blit(font.fb, x, y, 0)
+            return
+        w = font.find(FULL_STOP)
+        if w > 0:
+            fb.blit(font.fb, x, y, 0)
+            fb.blit(font.fb, x + w, y, 0)
+            return
+        base = y + font.height - 3
+        fb.fill_rect(x + 1, base, 2, 2, 1)
+        fb.fill_rect(x + DOT_CELL + 1, base, 2, 2, 1)
 
     def _run(self, fb: "Any", font: "Glyphs", data: bytes, i: int, end: int, x: int,
              y: int) -> None:

@@ -1,6 +1,7 @@
-"""What every board has: active-low keys with pull-ups, a status LED or an SSD1306, a serial
-link (USB-CDC, or a UART with an RS-485 driver), a watchdog, and the MQTT link for Wi-Fi boards.
-A board module gives the pin map and, if it has one, the Wi-Fi."""
+"""What every board has: active-low keys with pull-ups, a status LED or a display (SSD1306 on
+I2C, or SSD1309 on SPI), a serial link (USB-CDC, or a UART with an RS-485 driver), a watchdog,
+and the MQTT link for Wi-Fi boards. A board module gives the pin map and, if it has one, the
+Wi-Fi."""
 
 import json
 import select
@@ -15,6 +16,8 @@ from serial_link import SerialLink
 
 BAUD = 115200
 SSD1306_ADDR = 0x3C
+SSD1309_SPI = "ssd1309_spi"  # config.json "display": the sign's larger panel on SPI
+SPI_BAUD = 10_000_000  # the SSD1309's limit is 10 MHz (100 ns clock cycle)
 WATCHDOG_MS = 8000  # the RP2040's limit is 8388 ms
 DISPLAY_FILE = "display.json"  # written by tools/provision beside the glyph files
 
@@ -68,6 +71,14 @@ class BaseBoard:
     I2C_ID = 0
     SDA: int = 4
     SCL: int = 5
+    # SPI for an SSD1309 panel (config.json "display": "ssd1309_spi"): bus, SCK, MOSI, CS,
+    # DC, RES. The bus's MISO pin is left to the port's default and not connected.
+    SPI_ID = 0
+    SCK: int = 18
+    MOSI: int = 19
+    CS: int = 17
+    DC: int = 20
+    RES: int = 21
 
     def __init__(self, cfg: dict) -> None:
         self.cfg = cfg
@@ -82,14 +93,23 @@ class BaseBoard:
         self._wdt: machine.WDT | None = None
 
     def _find_display(self) -> object | None:
+        """The display the pad config names: "ssd1306_i2c" (the default: the pad's 0.96"
+        module, found by its I2C address) or "ssd1309_spi" (the sign's 2.42" panel). Both are
+        128x64 and driven by micropython-lib's ssd1306, whose objects are FrameBuffers."""
         try:
+            import ssd1306  # type: ignore[import-not-found]  # micropython-lib, via mip
+
+            if self.cfg.get("display") == SSD1309_SPI:
+                spi = machine.SPI(self.SPI_ID, baudrate=SPI_BAUD, sck=machine.Pin(self.SCK),
+                                  mosi=machine.Pin(self.MOSI))
+                return ssd1306.SSD1306_SPI(128, 64, spi, machine.Pin(self.DC, machine.Pin.OUT),
+                                           machine.Pin(self.RES, machine.Pin.OUT),
+                                           machine.Pin(self.CS, machine.Pin.OUT))
             i2c = machine.I2C(self.I2C_ID, sda=machine.Pin(self.SDA), scl=machine.Pin(self.SCL))
             if SSD1306_ADDR not in i2c.scan():
                 return None
-            import ssd1306  # type: ignore[import-not-found]  # micropython-lib, via mip
-
             return ssd1306.SSD1306_I2C(128, 64, i2c, addr=SSD1306_ADDR)
-        except (OSError, ImportError):
+        except (OSError, ImportError, ValueError):
             return None
 
     def _load_screens(self, cfg: dict) -> Screens:

@@ -117,6 +117,66 @@ def test_a_missing_character_is_a_box_and_a_long_name_wraps(
     assert lines == [True, True, True, True]  # caption, two lines of name, the number
 
 
+def _font_without(folder: Path, folders: dict[tuple[str, int], Path], lacking: str) -> Path:
+    """The 5-key pad's provisioned folder with its small font rebuilt lacking `lacking`."""
+    import shutil
+
+    shutil.copytree(folders["pad", 5], folder)
+    config = load_config(_hall_file(folder))
+    small, large = glyphfile.HallText.of(config).texts()
+    kept = "".join(ch for ch in dict.fromkeys(small) if ch not in lacking)
+    glyphfile.HallFont(glyphfile.render(kept, glyphfile.SMALL),
+                       glyphfile.render(large, glyphfile.LARGE)).write(folder)
+    return folder
+
+
+def _hall_file(folder: Path) -> Path:
+    hall = folder / "hall.toml"
+    hall.write_text(HALL, encoding="utf-8")
+    return hall
+
+
+def _with_name(folder: Path, name: str) -> bytes:
+    return padscreen.render_cpython(folder, SCREENS.index("invite"), f"{name}\n30015")
+
+
+def test_a_name_too_long_for_its_line_ends_with_an_ellipsis(
+    folders: dict[tuple[str, int], Path],
+) -> None:
+    # The 5-key pad has one line for the name: as many characters as fit beside the …,
+    # then the …, drawn exactly as if the agent had sent that shorter name with a …
+    folder = folders["pad", 5]
+    cut = _with_name(folder, LONG)
+    kept = [n for n in range(1, len(LONG)) if _with_name(folder, LONG[:n] + "…") == cut]
+    assert kept, "the name drawn is a prefix of it and an ellipsis"
+    n = kept[0]
+    assert _with_name(folder, LONG[:n]) != cut  # not a silent cut at the same place
+    assert _with_name(folder, LONG[:n + 1]) != cut  # nor one character further
+    # A name that fits is drawn whole, without an ellipsis.
+    assert _with_name(folder, LONG[:n]) != _with_name(folder, LONG[:n - 1] + "…")
+
+
+def test_a_font_without_the_ellipsis_ends_the_line_with_two_full_stops(
+    tmp_path: Path, folders: dict[tuple[str, int], Path],
+) -> None:
+    folder = _font_without(tmp_path / "no-ellipsis", folders, "…")
+    cut = _with_name(folder, LONG)
+    assert any(_with_name(folder, LONG[:n] + "..") == cut for n in range(1, len(LONG)))
+
+
+def test_a_font_without_ellipsis_or_full_stop_still_marks_the_cut(
+    tmp_path: Path, folders: dict[tuple[str, int], Path],
+) -> None:
+    folder = _font_without(tmp_path / "no-dots", folders, "….")
+    cut = _pixels(_with_name(folder, LONG))
+    # Two 2x2 dots at the foot of the name's line (y 16..31), right of the last character,
+    # and nothing else in the 6 columns they take.
+    line = [cut[y] for y in range(16, 32)]
+    right = max(x for row in line for x in range(WIDTH) if row[x])
+    dots = [(y, x) for y in range(16) for x in range(right - 5, right + 1) if line[y][x]]
+    assert dots == [(y, x) for y in (13, 14) for x in (right - 5, right - 4, right - 1, right)]
+
+
 def test_the_hall_file_captions_are_the_pads_defaults() -> None:
     from edge_agent.config import DisplayConfig
     from edge_agent.pad_render import _firmware_module
