@@ -26,7 +26,6 @@ Exit status: 0 done, 1 a step failed (I/O, mpremote), 2 bad input or refused.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import datetime
 import json
@@ -36,13 +35,13 @@ import secrets
 import shlex
 import subprocess
 import sys
-import tempfile
 import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
+from edge_agent.durable_files import Owner, write_atomic
 from edge_agent.padfont import DISPLAY_FILE, LARGE_FILE, SMALL_FILE
 from edge_agent.wire.keys import mqtt_password as mqtt_password  # re-exported: tests use it
 
@@ -410,43 +409,6 @@ def verify_edit(old_doc: dict[str, Any], new_text: str, device: Device,
 # ---------------------------------------------------------------- files
 
 
-def write_atomic(path: Path, data: bytes, mode: int, like: Path | None = None) -> None:
-    """Replace ``path`` with ``data`` via a temp file and rename, so readers never see
-    half a file. With ``like``, keep that file's owner: provisioning usually runs under
-    sudo and the agent's service user must still be able to read the hall config."""
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as tmp:
-            os.fchmod(tmp.fileno(), mode)
-            if like is not None:
-                _copy_owner(tmp.fileno(), like)
-            tmp.write(data)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename itself durable: the Pi may lose power right after provisioning."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _copy_owner(fd: int, like: Path) -> None:
-    stat = like.stat()
-    if (stat.st_uid, stat.st_gid) != (os.getuid(), os.getgid()):
-        # Not root: the file gets our owner, as any edit by this user would.
-        with contextlib.suppress(PermissionError):
-            os.fchown(fd, stat.st_uid, stat.st_gid)
-
-
 def board_config(device: Device, hall: str, board: str, net: Network | None) -> dict[str, Any]:
     """The firmware's config.json (pads carry ``keys``; a sign has none)."""
     assert device.key is not None
@@ -781,7 +743,7 @@ def _commit_hall(path: Path, old_text: str, new_text: str) -> None:
             raise ProvisionError(f"--hall-config {path}: changed by someone else while "
                                  "provisioning; run the command again", EXIT_FAILED)
         write_atomic(target, new_text.encode("utf-8"), target.stat().st_mode & 0o7777,
-                     like=target)
+                     Owner.of(target), owner_if_permitted=True)
     except OSError as exc:
         raise ProvisionError(f"--hall-config {path}: cannot write: {exc}", EXIT_FAILED) from None
 
