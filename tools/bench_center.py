@@ -50,7 +50,7 @@ WORK = ROOT / "var" / "bench" / "center"
 HALL = "bench"
 TOKEN = "bench-agent-token-000000000000"
 FIRST_DAY = date(2026, 3, 2)  # a Monday
-RECORDS_PER_COUNTER_WEEK = 675  # what tools/hallgen makes, measured (seed 5)
+RECORDS_PER_COUNTER_WEEK = 558  # what tools/hallgen makes, measured (seed 5, 20 counters)
 
 
 def hall_toml(hall: str = HALL) -> str:
