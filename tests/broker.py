@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tools.harness.binaries import HarnessError
 from tools.harness.mosquitto import Broker, password_file, running_broker
 
 __all__ = ["Broker", "broker", "password_file", "running_broker"]
@@ -20,5 +21,12 @@ __all__ = ["Broker", "broker", "password_file", "running_broker"]
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Broker]:
     """A started mosquitto, anonymous access, on a free loopback port."""
-    with running_broker(tmp_path / "mosquitto") as b:
+    try:
+        b = Broker(tmp_path / "mosquitto")
+        b.start()
+    except HarnessError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
         yield b
+    finally:
+        b.stop()

@@ -17,6 +17,7 @@ import redis
 
 from server_stub.storage import flush_all
 from server_stub.store import Store
+from tools.harness.binaries import HarnessError
 from tools.harness.redis_server import RedisServer, redis_binary, running_redis
 
 __all__ = ["RedisServer", "fake_redis", "redis_binary", "redis_server", "running_redis",
@@ -25,8 +26,15 @@ __all__ = ["RedisServer", "fake_redis", "redis_binary", "redis_server", "running
 
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    with running_redis(tmp_path / "redis") as server:
+    try:
+        server = RedisServer(tmp_path / "redis")
+        server.start()
+    except HarnessError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
         yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -36,12 +36,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from edge_agent.durable_files import Owner, write_atomic
-from edge_agent.padfont import DISPLAY_FILE, LARGE_FILE, SMALL_FILE
 from edge_agent.wire.keys import mqtt_password as mqtt_password  # re-exported: tests use it
-from tools.provisioning.board import board_config, firmware_sources, write_config
+from tools.provisioning.board import (
+    board_config,
+    firmware_sources,
+    write_config,
+    write_display_files,
+)
 from tools.provisioning.device import (
-    EXIT_FAILED,
     KEYED_KINDS,
     KINDS,
     LINKS,
@@ -53,6 +55,7 @@ from tools.provisioning.device import (
 from tools.provisioning.hall_file import (
     check_conflicts,
     check_loads,
+    commit_hall,
     existing_devices,
     hall_id,
     load_hall,
@@ -341,32 +344,6 @@ def counter_warnings(doc: dict[str, Any], device: Device, path: Path) -> list[st
     return out
 
 
-def write_display_files(args: argparse.Namespace, doc: dict[str, Any], kind: str, keys: int,
-                        counter: str, out_dir: Path) -> tuple[list[Path], list[str]]:
-    """The glyph files and display.json beside config.json, the glyph files also into the
-    hall's pad-font/ (for the agent); returns (files for the board, summary lines)."""
-    from tools import glyphfile  # Pillow: needed only for pads and signs
-
-    hall = glyphfile.HallText.of_document(doc)
-    font = glyphfile.hall_font(hall)
-    settings = glyphfile.display_settings(hall, kind, keys, counter)
-    try:
-        font.write(out_dir)
-        glyphfile.write_display(out_dir, settings)
-        font.write(args.hall_config.resolve().parent / "pad-font")
-    except OSError as exc:
-        raise ProvisionError(f"--out {out_dir}: cannot write the glyph files: {exc}",
-                             EXIT_FAILED) from None
-    lines = [f"  display: {out_dir / SMALL_FILE} ({len(font.small.glyphs)} glyphs), "
-             f"{out_dir / LARGE_FILE} ({len(font.large.glyphs)}), {out_dir / DISPLAY_FILE}"]
-    if font.missing():
-        lacking = " ".join(font.missing())
-        print(f"warning: the source font lacks {lacking}: the pads show a box for each; "
-              "write the name another way in the hall file or add a font", file=sys.stderr)
-        lines.append(f"  display: not in the source font (shown as a box): {lacking}")
-    return [out_dir / SMALL_FILE, out_dir / LARGE_FILE, out_dir / DISPLAY_FILE], lines
-
-
 def refresh_display(args: argparse.Namespace, doc: dict[str, Any]) -> list[str]:
     """--refresh-display: new glyph files and display.json for a registered pad or sign."""
     table = existing_devices(doc, args.hall_config).get(args.device)
@@ -375,7 +352,7 @@ def refresh_display(args: argparse.Namespace, doc: dict[str, Any]) -> list[str]:
     if args.rotate_key:
         _refuse("--refresh-display and --rotate-key: do one at a time")
     out_dir = args.out or Path("build/provision") / args.device
-    files, lines = write_display_files(args, doc, table.get("kind", "pad"),
+    files, lines = write_display_files(args.hall_config, doc, table.get("kind", "pad"),
                                        table.get("keys", 2), table.get("counter", ""), out_dir)
     if args.mpremote:
         run_mpremote(mpremote_argv(mpremote_command(args.mpremote_cmd), args.port, None, [],
@@ -412,7 +389,7 @@ def provision(args: argparse.Namespace) -> list[str]:
         config_path = write_config(out_dir, board_config(device, hall, args.board, net))
         summary.append(f"  config.json: {config_path} (mode 0600; holds the key, delete it "
                        "when the board is done)")
-        display, lines = write_display_files(args, doc, device.kind, device.keys or 2,
+        display, lines = write_display_files(args.hall_config, doc, device.kind, device.keys or 2,
                                              device.counter, out_dir)
         summary += lines
         if args.mpremote:
@@ -421,7 +398,7 @@ def provision(args: argparse.Namespace) -> list[str]:
             copied = ("firmware, display files and config.json" if firmware
                       else "display files and config.json")
             summary.append(f"  board: {copied} copied via mpremote ({args.port}), reset")
-    _commit_hall(args.hall_config, old_text, new_text)
+    commit_hall(args.hall_config, old_text, new_text)
     action = "key replaced" if args.rotate_key else "added"
     summary.append(f"  hall config: {args.hall_config} [devices.\"{device.id}\"] {action}")
     if args.show_key and device.key is not None:
@@ -440,18 +417,6 @@ def _describe(device: Device) -> str:
     if device.port:
         parts.append(f"on {device.port}")
     return ", ".join(parts)
-
-
-def _commit_hall(path: Path, old_text: str, new_text: str) -> None:
-    target = path.resolve()  # a symlinked hall config stays a symlink
-    try:
-        if target.read_bytes().decode("utf-8") != old_text:
-            raise ProvisionError(f"--hall-config {path}: changed by someone else while "
-                                 "provisioning; run the command again", EXIT_FAILED)
-        write_atomic(target, new_text.encode("utf-8"), target.stat().st_mode & 0o7777,
-                     Owner.of(target), owner_if_permitted=True)
-    except OSError as exc:
-        raise ProvisionError(f"--hall-config {path}: cannot write: {exc}", EXIT_FAILED) from None
 
 
 def _warnings(args: argparse.Namespace) -> list[str]:

@@ -1,13 +1,15 @@
-"""The board's side: its config.json (written durably, mode 0600: it holds the key) and the
-firmware files copied to it."""
+"""The board's side: its config.json (written durably, mode 0600: it holds the key), its
+glyph files and display.json, and the firmware files copied to it."""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from edge_agent.durable_files import write_atomic
+from edge_agent.padfont import DISPLAY_FILE, LARGE_FILE, SMALL_FILE
 from edge_agent.wire.keys import mqtt_password
 from tools.provisioning.device import EXIT_FAILED, P2P_ADDRESS, Device, Network, ProvisionError
 
@@ -65,3 +67,29 @@ def _is_firmware(entry: Path) -> bool:
     if entry.is_dir():
         return any(entry.rglob("*.py"))
     return entry.suffix == ".py"
+
+
+def write_display_files(hall_config: Path, doc: dict[str, Any], kind: str, keys: int,
+                        counter: str, out_dir: Path) -> tuple[list[Path], list[str]]:
+    """The glyph files and display.json beside config.json, the glyph files also into the
+    hall's pad-font/ (for the agent); returns (files for the board, summary lines)."""
+    from tools import glyphfile  # Pillow: needed only for pads and signs
+
+    hall = glyphfile.HallText.of_document(doc)
+    font = glyphfile.hall_font(hall)
+    settings = glyphfile.display_settings(hall, kind, keys, counter)
+    try:
+        font.write(out_dir)
+        glyphfile.write_display(out_dir, settings)
+        font.write(hall_config.resolve().parent / "pad-font")
+    except OSError as exc:
+        raise ProvisionError(f"--out {out_dir}: cannot write the glyph files: {exc}",
+                             EXIT_FAILED) from None
+    lines = [f"  display: {out_dir / SMALL_FILE} ({len(font.small.glyphs)} glyphs), "
+             f"{out_dir / LARGE_FILE} ({len(font.large.glyphs)}), {out_dir / DISPLAY_FILE}"]
+    if font.missing():
+        lacking = " ".join(font.missing())
+        print(f"warning: the source font lacks {lacking}: the pads show a box for each; "
+              "write the name another way in the hall file or add a font", file=sys.stderr)
+        lines.append(f"  display: not in the source font (shown as a box): {lacking}")
+    return [out_dir / SMALL_FILE, out_dir / LARGE_FILE, out_dir / DISPLAY_FILE], lines

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_agent.config import ConfigError, DeviceConfig, parse_config
+from edge_agent.durable_files import Owner, write_atomic
 from edge_agent.service.checks import SERIAL_LINKS, check_port
 from tools.provisioning.device import EXIT_FAILED, Device, ProvisionError
 
@@ -100,3 +101,17 @@ def check_loads(path: Path, old_text: str, new_text: str) -> list[str]:
         raise ProvisionError(f"--hall-config {exc}; the edited file would not load in the "
                              "agent: file left unchanged", EXIT_FAILED) from None
     return []
+
+
+def commit_hall(path: Path, old_text: str, new_text: str) -> None:
+    """Replace the hall file with the edited text, unless someone changed it meanwhile; a
+    symlinked hall file stays a symlink, the file keeps its mode and owner."""
+    target = path.resolve()  # a symlinked hall config stays a symlink
+    try:
+        if target.read_bytes().decode("utf-8") != old_text:
+            raise ProvisionError(f"--hall-config {path}: changed by someone else while "
+                                 "provisioning; run the command again", EXIT_FAILED)
+        write_atomic(target, new_text.encode("utf-8"), target.stat().st_mode & 0o7777,
+                     Owner.of(target), owner_if_permitted=True)
+    except OSError as exc:
+        raise ProvisionError(f"--hall-config {path}: cannot write: {exc}", EXIT_FAILED) from None
