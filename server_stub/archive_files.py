@@ -10,10 +10,10 @@ renamed into place: a file with the final name is always complete.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from edge_agent.durable_files import replace_durably
 from edge_agent.journal import Journal, Record, open_for_reading, read_records
 
 
@@ -43,9 +43,7 @@ def write(path: Path, hall: str, month: str, first: int, prev: bytes,
                 batch = []
         count += journal.append_records(batch)
         journal.seal()
-    _fsync(part)
-    os.replace(part, path)
-    _fsync(path.parent)
+    replace_durably(part, path)
     return count
 
 
@@ -57,9 +55,3 @@ def read(path: Path, after: int = 0) -> Iterator[Record]:
         db.close()
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

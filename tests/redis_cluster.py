@@ -1,4 +1,4 @@
-"""A real local Redis Cluster for tests (tools/local_cluster.py): three masters on loopback,
+"""A real local Redis Cluster for tests (tools/harness/redis_cluster.py): three masters on loopback,
 started once per test session and emptied by each test that uses it.
 
 `local_cluster` (session scope) is what the `store` fixture's "cluster" parameter uses
@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.redis_server import redis_binary
-from tools import local_cluster
-from tools.local_cluster import LocalCluster
+from tools.harness import redis_cluster
+from tools.harness.binaries import HarnessError
+from tools.harness.redis_cluster import LocalCluster
+from tools.harness.redis_server import redis_binary
 
 __all__ = ["LocalCluster", "local_cluster_fixture", "running_cluster"]
 
@@ -25,11 +26,11 @@ __all__ = ["LocalCluster", "local_cluster_fixture", "running_cluster"]
 @contextmanager
 def running_cluster(folder: Path, masters: int = 3, replicas: int = 0
                     ) -> Iterator[LocalCluster]:
-    redis_binary()  # fails the test with a clear message when redis-server is missing
     try:
-        with local_cluster.running_cluster(folder, masters, replicas) as cluster:
+        redis_binary()
+        with redis_cluster.running_cluster(folder, masters, replicas) as cluster:
             yield cluster
-    except local_cluster.ClusterError as exc:
+    except HarnessError as exc:
         pytest.fail(str(exc), pytrace=False)
 
 

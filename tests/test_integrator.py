@@ -34,8 +34,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.broker import free_port
 from tests.service.test_broker_files import GeneratedConfBroker
+from tools.harness.ports import free_port
+from tools.harness.pty_pair import PtyPair
 
 ROOT = Path(__file__).resolve().parents[1]
 HALL = "int-hall"
@@ -200,8 +201,8 @@ def http(url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
 
 @pytest.fixture
 def hall(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    master, slave = os.openpty()
-    os.set_blocking(master, False)
+    line = PtyPair.open(blocking=False)
+    master = line.master
     keys = {"A01-pad": secrets.token_bytes(32), "B01-pad": secrets.token_bytes(32)}
     ports = {"mqtt": free_port(), "status": free_port(), "hook": free_port()}
     text = f"""
@@ -234,7 +235,7 @@ key = "{keys['A01-pad'].hex()}"
 [devices.B01-pad]
 counter = "B01"
 link = "usb"
-port = "{os.ttyname(slave)}"
+port = "{line.path}"
 key = "{keys['B01-pad'].hex()}"
 """
     config = tmp_path / "hall.toml"
@@ -271,8 +272,7 @@ key = "{keys['B01-pad'].hex()}"
             agent.kill()
             agent.wait()
         broker.stop()
-        os.close(master)
-        os.close(slave)
+        line.close()
 
 
 def queue_over_mqtt(hall: dict[str, Any], answers: Lines, report: dict[str, Any]) -> Any:

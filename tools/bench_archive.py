@@ -35,7 +35,9 @@ from server_stub.archive import archive_hall, month_of
 from server_stub.storage import used_memory
 from server_stub.store import Store
 from tools import hallgen
-from tools.bench_center import free_port, process
+from tools.bench_center import process
+from tools.harness.ports import free_port
+from tools.harness.redis_server import redis_argv
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "var" / "bench" / "archive"
@@ -69,8 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     WORK.mkdir(parents=True)
     config = parse_config(f'[hall]\nid = "{HALL}"\n')
     port = free_port()
-    argv_redis = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                  "--appendonly", "yes", "--dir", str(WORK)]
+    argv_redis = redis_argv(port, WORK, aof=True)
     print(f"archive: a year of a {args.counters}-counter hall, month by month, archiving on "
           "(generated records, not real time)")
     with process(argv_redis, port, "redis-server", WORK / "redis.log"):

@@ -42,13 +42,15 @@ from edge_agent.service_config import CenterConfig
 from edge_agent.timeline import EventParser
 from server_stub.storage import flush_all
 from tools import hallgen
+from tools.harness.ports import HOST, free_port, listening
+from tools.harness.redis_server import redis_argv
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "var" / "bench" / "center"
 HALL = "bench"
 TOKEN = "bench-agent-token-000000000000"
 FIRST_DAY = date(2026, 3, 2)  # a Monday
-RECORDS_PER_COUNTER_WEEK = 675  # what tools/hallgen makes, measured (seed 5)
+RECORDS_PER_COUNTER_WEEK = 558  # what tools/hallgen makes, measured (seed 5, 20 counters)
 
 
 def hall_toml(hall: str = HALL) -> str:
@@ -160,23 +162,14 @@ def round_trips(port: int, path: str, body: bytes, headers: dict[str, str], n: i
 # --- processes --------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def wait_port(port: int, proc: subprocess.Popen[bytes], what: str) -> None:
     end = time.monotonic() + 20
     while time.monotonic() < end:
         if proc.poll() is not None:
             raise SystemExit(f"{what} exited with status {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        if listening(HOST, port):
             return
-        except OSError:
-            time.sleep(0.05)
+        time.sleep(0.05)
     raise SystemExit(f"{what} did not listen on port {port}")
 
 
@@ -227,8 +220,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{time.perf_counter() - start:.1f} s), batches of {args.batch}, keep-alive")
     py = sys.executable
     raw_port, center_port, redis_port = free_port(), free_port(), free_port()
-    redis_argv = ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save",
-                  "", "--appendonly", "yes", "--dir", str(WORK)]
+    argv_redis = redis_argv(redis_port, WORK, aof=True)
     config = center_files(WORK)
     center_argv = [py, "-m", "server_stub", "serve", "--config", str(config), "--listen",
                    f"127.0.0.1:{center_port}", "--redis", f"redis://127.0.0.1:{redis_port}/0",
@@ -239,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         stack.enter_context(process([py, "-c", "from tools.bench_center import serve_raw; "
                                      f"serve_raw({raw_port})"], raw_port, "raw server",
                                     WORK / "raw.log"))
-        stack.enter_context(process(redis_argv, redis_port, "redis-server", WORK / "redis.log"))
+        stack.enter_context(process(argv_redis, redis_port, "redis-server", WORK / "redis.log"))
         single_pid = stack.enter_context(process(center_argv, center_port, "center",
                                                  WORK / "center.log"))
         single = redis.Redis(host="127.0.0.1", port=redis_port)
@@ -287,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
 @contextmanager
 def _cluster_center() -> Iterator[tuple[str, Any, int]]:
     """A center on a local three-master cluster: its URL, a client, its process id."""
-    from tools.local_cluster import running_cluster
+    from tools.harness.redis_cluster import running_cluster
 
     port = free_port()
     with running_cluster(WORK / "cluster") as cluster:

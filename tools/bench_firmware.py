@@ -15,7 +15,7 @@ from pathlib import Path
 
 from edge_agent.wire import Decoder, DeviceKey, Encoder, Message, SeqGuard, wire
 from tests.firmware import upy_env
-from tests.firmware.pty_pad import open_pty
+from tools.harness.pty_pair import PtyPair
 
 BAUD = 115200
 BITS_PER_BYTE = 10  # start + 8 data + stop
@@ -40,7 +40,8 @@ def heap_and_latency(mpy: Path, scratch: Path) -> dict[str, str]:
 
 def poll_cycle(mpy: Path, scratch: Path) -> tuple[float, int, float]:
     """(seconds per cycle measured on the pty, bytes per cycle, worst poll-to-reply seconds)."""
-    master, slave, path = open_pty()
+    line = PtyPair.open()
+    master, path = line.master, line.path
     proc = subprocess.Popen(
         [upy_env.MICROPYTHON, "-X", "heapsize=2m", "-m", "bus_board", path, str(scratch),
          str(PADS)],
@@ -77,8 +78,7 @@ def poll_cycle(mpy: Path, scratch: Path) -> tuple[float, int, float]:
     finally:
         proc.kill()
         proc.wait()
-        os.close(master)
-        os.close(slave)
+        line.close()
 
 
 def _read_frame(master: int, decoder: Decoder) -> tuple[Message, int]:

@@ -23,7 +23,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_agent.service.mqtt_link import nodelay
-from tests.broker import Broker
+from tools.harness.mosquitto import Broker
 from tools.padfleet import PadFleet, fleet_config
 
 ROOT = Path(__file__).resolve().parent.parent

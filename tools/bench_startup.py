@@ -28,8 +28,9 @@ from edge_agent.hall_state import code_fingerprint, config_fingerprint, record_t
 from edge_agent.journal import Journal
 from edge_agent.rules.calendar import to_us
 from edge_agent.timeline import EventParser
-from tests.broker import Broker, free_port
 from tools import hallgen
+from tools.harness.mosquitto import Broker
+from tools.harness.ports import free_port
 from tools.padfleet import FleetPad, PadFleet
 
 ROOT = Path(__file__).resolve().parent.parent

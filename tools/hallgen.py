@@ -5,196 +5,35 @@
 
 Each counter gets a behaviour profile; the profiles and the incidents they should raise are
 printed to stderr with --manifest, so a test or a demo can check the rules caught them.
+
+The timeline is the hall simulator's plan (tools/simhall/people.py: its staff, citizens and
+cheats, with their default parameters) written out as a file; this is its command line.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import heapq
 import json
-import random
 import sys
-from collections.abc import Generator, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any, TextIO
-from zoneinfo import ZoneInfo
 
-from edge_agent.config import CalendarConfig
-from edge_agent.rules.calendar import WorkCalendar, from_us
+from edge_agent.rules.calendar import from_us
+from tools.simhall.people import PROFILES, TZ, Counter, make_desks, plan
 
-TZ = ZoneInfo("Asia/Shanghai")
-MS = 1000  # microseconds
+__all__ = ["PROFILES", "TZ", "Counter", "generate", "main", "manifest", "month_days", "write"]
 
-# Behaviour profile → the incident kinds it must raise (what the demo and tests check).
-PROFILES: dict[str, tuple[str, ...]] = {
-    "honest": (),
-    "self_rater": ("self_rating",),
-    "pumper": ("consecutive_rating",),
-    "hurrier": ("refused_evaluation",),
-    "skipper": ("not_prompted",),
-    "long_pauser": ("long_pause",),
-    "unplugger": ("device_offline",),
-    # An honest counter whose pad breaks: staff report it, the IT department verifies it
-    # (device_fault), and the outage is exempt (RULES.md §3, 004 §17(二)1).
-    "faulty_pad": (),
-    # Switches the pad off and presses the fault key to excuse the outage; the IT department
-    # finds no fault (not_device_fault): deducted, and pending until the ruling.
-    "self_excuser": ("device_offline",),
-}
-
-
-# Timed event bodies; a sub-sequence returns the time it ends at.
-Steps = Generator[tuple[int, dict[str, Any]], None, int]
-
-
-@dataclass
-class Counter:
-    id: str
-    profile: str
-    staff: str
-    staff_hash: str
-    rng: random.Random
-    tickets: int = 0
-    injected: dict[str, int] = field(default_factory=dict)
-
-    def note(self, behaviour: str) -> None:
-        self.injected[behaviour] = self.injected.get(behaviour, 0) + 1
-
-
-def salted(value: str, salt: str = "demo-salt") -> str:
-    """How the agent stores an ID number: never in clear (a salted hash)."""
-    return "h:" + hashlib.sha256(f"{salt}:{value}".encode()).hexdigest()[:16]
-
-
-def assign_profiles(n: int, rng: random.Random, cheats: bool) -> list[str]:
-    cheaters = [p for p in PROFILES if p != "honest"] if cheats else []
-    profiles = cheaters[:n] + ["honest"] * max(0, n - len(cheaters))
-    rng.shuffle(profiles)
-    return profiles
-
-
-def counter_day(c: Counter, day: date, cal: WorkCalendar) -> Iterator[tuple[int, dict[str, Any]]]:
-    """One counter's working day, in time order: (microseconds, event body)."""
-    periods = cal.periods_on(day)
-    if not periods:
-        return
-    rng = c.rng
-    (m_open, m_close), (a_open, a_close) = periods
-    t = m_open - rng.randint(2, 8) * 60_000 * MS
-    yield t, {"type": "staff_login", "staff": c.staff, "id_hash": c.staff_hash}
-    pad = f"{c.id}-pad"
-    special = {"long_pauser": m_open + rng.randint(60, 120) * 60_000 * MS,
-               "unplugger": m_open + rng.randint(30, 150) * 60_000 * MS,
-               "faulty_pad": a_open + rng.randint(30, 120) * 60_000 * MS,
-               "self_excuser": m_open + rng.randint(30, 150) * 60_000 * MS,
-               }.get(c.profile)
-    for start, end in ((m_open, m_close), (a_open, a_close)):
-        t = max(t, start)
-        while t < end - 5 * 60_000 * MS:
-            if special is not None and t >= special:
-                t = yield from _special(c, t, pad)
-                special = None
-                continue
-            t = yield from _ticket(c, t)
-            t += rng.randint(10, 90) * 1_000 * MS
-        if start == m_open:
-            yield max(t, end - 2 * 60_000 * MS), {"type": "pause", "reason": "lunch"}
-            t = a_open + rng.randint(0, 3) * 60_000 * MS
-            yield t, {"type": "resume"}
-    yield max(t, a_close) + rng.randint(1, 10) * 60_000 * MS, {"type": "staff_logout"}
-
-
-def _special(c: Counter, t: int, pad: str) -> Steps:
-    rng = c.rng
-    if c.profile == "long_pauser":
-        c.note("long_pause")
-        yield t, {"type": "pause", "reason": "away"}
-        t += rng.randint(70, 100) * 60_000 * MS
-        yield t, {"type": "resume"}
-    elif c.profile == "unplugger":
-        c.note("device_offline")
-        yield t, {"type": "device_down", "device": pad}
-        t += rng.randint(15, 40) * 60_000 * MS
-        yield t, {"type": "device_up", "device": pad}
-    else:  # faulty_pad, self_excuser: reported within the grace; the IT department rules
-        # (查实): a device fault for faulty_pad, whose pad broke (the outage is exempt); not a
-        # device fault for self_excuser, who switched it off (deducted, pending until then)
-        faulty = c.profile == "faulty_pad"
-        c.note("device_offline_exempt" if faulty else "device_offline_excused")
-        yield t, {"type": "device_down", "device": pad}
-        reported = t + rng.randint(2, 20) * 60_000 * MS
-        ref = f"{pad}-{from_us(reported, TZ):%Y%m%d%H%M%S}"
-        yield reported, {"type": "fault_report", "device": pad, "ref": ref}
-        t += rng.randint(40, 70) * 60_000 * MS
-        yield t, {"type": "device_up", "device": pad}
-        yield t + 60_000 * MS, {"type": "fault_cleared", "device": pad}
-        yield t + 120_000 * MS, {"type": "fault_verified", "device": pad, "ref": ref,
-                                 "verdict": "device_fault" if faulty else "not_device_fault"}
-        t += 120_000 * MS
-    return t
-
-
-def _ticket(c: Counter, t: int) -> Steps:
-    """Call, serve, invite, rate; a cheating profile bends it now and then."""
-    rng = c.rng
-    c.tickets += 1
-    cheat = c.profile != "honest" and rng.random() < 0.15
-    yield t, {"type": "ticket_called", "ticket": f"{c.id}-{c.tickets:04d}",
-              "applicant": salted(f"citizen-{rng.getrandbits(40)}")}
-    t += rng.randint(3 * 60_000, 14 * 60_000) * MS
-    if cheat and c.profile == "skipper":
-        c.note("not_prompted")
-        return t  # the next call ends this ticket with no invitation and no rating
-    yield t, {"type": "service_done"}
-    if cheat and c.profile == "hurrier":
-        c.note("refused_evaluation")
-        t += rng.randint(1_000, 8_000) * MS
-        yield t, {"type": "invite_cancel"}
-        return t
-    if cheat and c.profile == "self_rater":
-        c.note("self_rating")
-        t += rng.randint(1_000, 4_000) * MS
-        yield t, {"type": "rating", "level": "satisfied", "source": "staff"}
-    if rng.random() < 0.88:
-        t += rng.randint(3_500, 25_000) * MS
-        level = "satisfied" if rng.random() < 0.93 else "unsatisfied"
-        yield t, {"type": "rating", "level": level, "source": "pad"}
-        if rng.random() < 0.05:  # a nervous double press
-            yield t + rng.randint(200, 1_500) * MS, {"type": "rating", "level": level,
-                                                     "source": "pad"}
-        if cheat and c.profile == "pumper":
-            c.note("consecutive_rating")
-            t += rng.randint(4_000, 9_000) * MS
-            yield t, {"type": "rating", "level": "satisfied", "source": "pad"}
-    return t + rng.randint(15_000, 40_000) * MS
+SALT = "demo-salt"  # the ID numbers' salt (the agent's [hook] salt in a live hall)
 
 
 def generate(counters: int, days: list[date], seed: int, cheats: bool = True
              ) -> tuple[Iterator[dict[str, Any]], list[Counter]]:
     """The timeline's events in time order (lazily, a day at a time), and the counters."""
-    rng = random.Random(seed)
-    profiles = assign_profiles(counters, rng, cheats)
-    hall = [Counter(f"{chr(65 + i // 50)}{i % 50 + 1:02d}", profiles[i], f"S{i + 1:03d}",
-                    salted(f"staff-id-{i + 1}"), random.Random(rng.getrandbits(64)))
-            for i in range(counters)]
-    cal = WorkCalendar(CalendarConfig(), TZ)
-
-    def events() -> Iterator[dict[str, Any]]:
-        for day in days:
-            streams = [_tagged(i, counter_day(c, day, cal)) for i, c in enumerate(hall)]
-            for t, i, body in heapq.merge(*streams):
-                yield {"t": _iso(t), "counter": hall[i].id, **body}
-
-    return events(), hall
-
-
-def _tagged(index: int, events: Iterator[tuple[int, dict[str, Any]]]
-            ) -> Iterator[tuple[int, int, dict[str, Any]]]:
-    """(time, counter index, body): equal times order by counter, never by body."""
-    for t, body in events:
-        yield t, index, body
+    desks = make_desks(counters, seed, SALT, cheats)
+    events = ({"t": _iso(act.t), "counter": act.counter, **act.body}
+              for act in plan(desks, days))
+    return events, [desk.counter for desk in desks]
 
 
 def _iso(us: int) -> str:

@@ -4,7 +4,9 @@ A pad or sign gets a fresh 32-byte HMAC key, a ``config.json`` for its firmware 
 ``[devices."ID"]`` table appended to the hall config; a staff keypad or badge reader
 (evdev) is only registered. The hall file is never reformatted: the new table is
 appended, ``--rotate-key`` rewrites one value in place, and every change is checked by
-re-parsing with ``tomllib`` before the file is atomically replaced.
+re-parsing with ``tomllib`` and loading with the agent's own config loader before the file
+is atomically replaced (tools/provisioning/: the device, the hall file's checks, the TOML
+edits, the board's files, mpremote).
 
 The hall file is written last, after config.json and (with ``--mpremote``) the copy to
 the board, so a failed copy leaves nothing registered and the same command can simply
@@ -26,42 +28,47 @@ Exit status: 0 done, 1 a step failed (I/O, mpremote), 2 bad input or refused.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import copy
-import datetime
-import json
 import os
 import re
 import secrets
-import shlex
-import subprocess
 import sys
-import tempfile
-import tomllib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from edge_agent.padfont import DISPLAY_FILE, LARGE_FILE, SMALL_FILE
 from edge_agent.wire.keys import mqtt_password as mqtt_password  # re-exported: tests use it
+from tools.provisioning.board import (
+    board_config,
+    firmware_sources,
+    write_config,
+    write_display_files,
+)
+from tools.provisioning.device import (
+    KEYED_KINDS,
+    KINDS,
+    LINKS,
+    SERIAL_LINKS,
+    Device,
+    Network,
+    ProvisionError,
+)
+from tools.provisioning.hall_file import (
+    check_conflicts,
+    check_loads,
+    commit_hall,
+    existing_devices,
+    hall_id,
+    load_hall,
+)
+from tools.provisioning.mpremote import MPREMOTE_ENV, mpremote_argv, mpremote_command, run_mpremote
+from tools.provisioning.toml_edit import append_device, replace_key, verify_edit
 
 REPO = Path(__file__).resolve().parent.parent
 ID_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
-KINDS = ("pad", "sign", "keypad", "badge")
-LINKS = ("usb", "rs485", "mqtt", "evdev")
 BOARDS = ("pico", "pico_w", "esp32")
 WIFI_BOARDS = ("pico_w", "esp32")
-KEYED_KINDS = ("pad", "sign")
-SERIAL_LINKS = ("usb", "rs485")
 KEY_BYTES = 32
-# Point-to-point links still carry an address field in every frame; 1 is the default.
-P2P_ADDRESS = 1
-FIRMWARE_SKIP = {"tests", "test", "__pycache__"}
-MPREMOTE_ENV = "WE_MPREMOTE"
 WIFI_PASSWORD_ENV = "WE_WIFI_PASSWORD"
-EXIT_FAILED = 1
-EXIT_REFUSED = 2
 EXAMPLES = """\
 examples (run on the hall's Pi, or anywhere with a copy of the hall config):
   tools/provision -c hall.toml --device A01-pad --counter A01 --keys 2 --board pico \\
@@ -75,51 +82,6 @@ examples (run on the hall's Pi, or anywhere with a copy of the hall config):
 
 exit status: 0 done, 1 a step failed (nothing registered), 2 bad input or refused
 """
-
-
-class ProvisionError(Exception):
-    """A refusal or failure with a message for the technician."""
-
-    def __init__(self, message: str, status: int = EXIT_REFUSED) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-@dataclass(frozen=True)
-class Device:
-    """One ``[devices."ID"]`` table of the hall config."""
-
-    id: str
-    counter: str
-    kind: str
-    link: str
-    port: str | None = None
-    address: int | None = None
-    keys: int | None = None
-    key: str | None = None
-
-    def table(self) -> dict[str, Any]:
-        """The table as tomllib parses it: optional fields left out when unset."""
-        fields: dict[str, Any] = {
-            "counter": self.counter,
-            "kind": self.kind,
-            "link": self.link,
-            "port": self.port,
-            "address": self.address,
-            "keys": self.keys,
-            "key": self.key,
-        }
-        return {name: value for name, value in fields.items() if value is not None}
-
-
-@dataclass(frozen=True)
-class Network:
-    """What an MQTT pad needs to reach the broker on the hall's Pi."""
-
-    ssid: str
-    password: str
-    host: str
-    port: int
 
 
 # ---------------------------------------------------------------- argument types
@@ -245,299 +207,6 @@ def build_parser() -> argparse.ArgumentParser:
     flash.add_argument("--mpremote-cmd", metavar="CMD",
                        help=f"how to run mpremote (default ${MPREMOTE_ENV} or mpremote)")
     return parser
-
-
-# ---------------------------------------------------------------- hall config
-
-
-def load_hall(path: Path) -> tuple[str, dict[str, Any]]:
-    """The hall file's text and its parsed document."""
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise ProvisionError(f"--hall-config {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProvisionError(f"--hall-config {path}: cannot read: {exc}") from None
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProvisionError(f"--hall-config {path}: not valid TOML: {exc}") from None
-    return text, doc
-
-
-def hall_id(doc: dict[str, Any], path: Path) -> str:
-    hall = doc.get("hall")
-    value = hall.get("id") if isinstance(hall, dict) else None
-    if not isinstance(value, str) or not value:
-        raise ProvisionError(f"--hall-config {path}: has no [hall] id")
-    return value
-
-
-def existing_devices(doc: dict[str, Any], path: Path) -> dict[str, dict[str, Any]]:
-    devices = doc.get("devices", {})
-    if not isinstance(devices, dict) or not all(isinstance(t, dict) for t in devices.values()):
-        raise ProvisionError(f"--hall-config {path}: [devices] must hold one table per device")
-    return devices
-
-
-def check_conflicts(device: Device, devices: dict[str, dict[str, Any]]) -> None:
-    """Refuse a serial port, input device or RS-485 address another device already uses."""
-    if device.link == "evdev":
-        for other_id, other in devices.items():
-            if other_id != device.id and other.get("link") == "evdev" \
-                    and other.get("port") == device.port:
-                raise ProvisionError(f"--input-device: {device.port} is already used by "
-                                     f"device {other_id!r}")
-        return
-    if device.link not in SERIAL_LINKS:
-        return
-    for other_id, other in devices.items():
-        if other_id == device.id or other.get("link") not in SERIAL_LINKS:
-            continue
-        if other.get("port") != device.port:
-            continue
-        where = f"port {device.port}" if device.port else "the default port (no port set)"
-        if device.link == "usb" or other.get("link") == "usb":
-            raise ProvisionError(
-                f"--serial-port: {where} is already used by device {other_id!r}; "
-                "a USB link is point to point"
-            )
-        if other.get("address") == device.address:
-            raise ProvisionError(
-                f"--address {device.address}: already used by device {other_id!r} on {where}"
-            )
-
-
-# ---------------------------------------------------------------- TOML text edits
-
-
-def toml_string(value: str) -> str:
-    escaped = []
-    for ch in value:
-        if ch in '"\\':
-            escaped.append("\\" + ch)
-        elif ord(ch) < 32 or ord(ch) == 127:
-            escaped.append(f"\\u{ord(ch):04x}")
-        else:
-            escaped.append(ch)
-    return '"' + "".join(escaped) + '"'
-
-
-def device_table_text(device: Device, newline: str) -> str:
-    lines = [
-        f"# added by tools/provision on {datetime.date.today().isoformat()}",
-        f'[devices."{device.id}"]',
-    ]
-    for name, value in device.table().items():
-        literal = toml_string(value) if isinstance(value, str) else str(value)
-        lines.append(f"{name} = {literal}")
-    return newline.join(lines) + newline
-
-
-def _newline_of(text: str) -> str:
-    return "\r\n" if "\r\n" in text else "\n"
-
-
-def append_device(text: str, device: Device) -> str:
-    newline = _newline_of(text)
-    if text and not text.endswith("\n"):
-        text += newline
-    separator = newline if text.strip() else ""
-    return text + separator + device_table_text(device, newline)
-
-
-_HEADER_RE = re.compile(r"^\s*\[[^\[].*\]\s*(#.*)?$")
-_KEY_LINE_RE = re.compile(
-    r"^(?P<pre>\s*(?:key|\"key\"|'key')\s*=\s*)(?P<q>[\"'])[0-9A-Fa-f]{64}(?P=q)"
-)
-
-
-def _header_path(line: str) -> tuple[str, ...] | None:
-    """The table path of a ``[a."b"]`` header line, or None for other lines."""
-    if not _HEADER_RE.match(line):
-        return None
-    try:
-        node: Any = tomllib.loads(line)
-    except tomllib.TOMLDecodeError:
-        return None
-    path: list[str] = []
-    while isinstance(node, dict) and len(node) == 1:
-        name, node = next(iter(node.items()))
-        path.append(name)
-    return tuple(path)
-
-
-def replace_key(text: str, device_id: str, new_key: str) -> str:
-    """Rewrite the ``key = "..."`` line of one device table, leaving every other byte."""
-    lines = text.splitlines(keepends=True)
-    current: tuple[str, ...] | None = None
-    for index, line in enumerate(lines):
-        path = _header_path(line)
-        if path is not None or line.lstrip().startswith("[["):
-            current = path
-            continue
-        if current == ("devices", device_id):
-            match = _KEY_LINE_RE.match(line)
-            if match:
-                quote = match["q"]
-                lines[index] = f"{match['pre']}{quote}{new_key}{quote}{line[match.end():]}"
-                return "".join(lines)
-    raise ProvisionError(
-        f"--rotate-key: found no key = \"<64 hex>\" line under [devices.\"{device_id}\"]; "
-        "edit the hall config by hand"
-    )
-
-
-def verify_edit(old_doc: dict[str, Any], new_text: str, device: Device,
-                table: dict[str, Any]) -> None:
-    """Refuse an edit unless the device's table becomes ``table`` and nothing else moves."""
-    expected = copy.deepcopy(old_doc)
-    expected.setdefault("devices", {})[device.id] = table
-    try:
-        parsed = tomllib.loads(new_text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProvisionError(
-            f"--hall-config: cannot add [devices.\"{device.id}\"] to this file ({exc}); "
-            "is devices defined in another style?"
-        ) from None
-    if parsed != expected:
-        raise ProvisionError(
-            f"--hall-config: the edit for [devices.\"{device.id}\"] would change other "
-            "settings; file left unchanged, edit it by hand"
-        )
-
-
-# ---------------------------------------------------------------- files
-
-
-def write_atomic(path: Path, data: bytes, mode: int, like: Path | None = None) -> None:
-    """Replace ``path`` with ``data`` via a temp file and rename, so readers never see
-    half a file. With ``like``, keep that file's owner: provisioning usually runs under
-    sudo and the agent's service user must still be able to read the hall config."""
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as tmp:
-            os.fchmod(tmp.fileno(), mode)
-            if like is not None:
-                _copy_owner(tmp.fileno(), like)
-            tmp.write(data)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename itself durable: the Pi may lose power right after provisioning."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _copy_owner(fd: int, like: Path) -> None:
-    stat = like.stat()
-    if (stat.st_uid, stat.st_gid) != (os.getuid(), os.getgid()):
-        # Not root: the file gets our owner, as any edit by this user would.
-        with contextlib.suppress(PermissionError):
-            os.fchown(fd, stat.st_uid, stat.st_gid)
-
-
-def board_config(device: Device, hall: str, board: str, net: Network | None) -> dict[str, Any]:
-    """The firmware's config.json (pads carry ``keys``; a sign has none)."""
-    assert device.key is not None
-    config: dict[str, Any] = {
-        "device": device.id,
-        "counter": device.counter,
-        "hall": hall,
-        "address": device.address if device.address is not None else P2P_ADDRESS,
-    }
-    if device.keys is not None:
-        config["keys"] = device.keys
-    config.update(key=device.key, link=device.link, board=board)
-    if net is not None:
-        config["wifi"] = {"ssid": net.ssid, "password": net.password}
-        config["mqtt"] = {
-            "host": net.host,
-            "port": net.port,
-            "user": device.id,
-            "password": mqtt_password(device.key),
-        }
-    return config
-
-
-def write_config(out_dir: Path, config: dict[str, Any]) -> Path:
-    try:
-        out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        path = out_dir / "config.json"
-        data = json.dumps(config, indent=2, ensure_ascii=False) + "\n"
-        write_atomic(path, data.encode("utf-8"), 0o600)
-    except OSError as exc:
-        raise ProvisionError(f"--out {out_dir}: cannot write config.json: {exc}",
-                             EXIT_FAILED) from None
-    return path
-
-
-# ---------------------------------------------------------------- mpremote
-
-
-def firmware_sources(firmware_dir: Path) -> list[Path]:
-    """Top-level modules and packages of the firmware, without tests and caches."""
-    if not firmware_dir.is_dir():
-        raise ProvisionError(f"--firmware-dir {firmware_dir}: not a directory")
-    sources = [entry for entry in sorted(firmware_dir.iterdir()) if _is_firmware(entry)]
-    if not sources:
-        raise ProvisionError(f"--firmware-dir {firmware_dir}: no firmware files in it")
-    return sources
-
-
-def _is_firmware(entry: Path) -> bool:
-    if entry.name.startswith(".") or entry.name in FIRMWARE_SKIP:
-        return False
-    if entry.is_dir():
-        return any(entry.rglob("*.py"))
-    return entry.suffix == ".py"
-
-
-def mpremote_argv(command: Sequence[str], port: str, config: Path | None,
-                  firmware: Sequence[Path], display: Sequence[Path] = ()) -> list[str]:
-    """One mpremote session: firmware (if any), the display files, then config.json, then
-    a hard reset so the board boots into its power-on self-test with the new config."""
-    argv = [*command, "connect", port]
-    if firmware:
-        argv += ["fs", "cp", "-r", *map(str, firmware), ":", "+"]
-    for path in display:
-        argv += ["fs", "cp", str(path), f":{path.name}", "+"]
-    if config is not None:
-        argv += ["fs", "cp", str(config), ":config.json", "+"]
-    return [*argv, "reset"]
-
-
-def mpremote_command(option: str | None) -> list[str]:
-    return shlex.split(option or os.environ.get(MPREMOTE_ENV) or "mpremote")
-
-
-def run_mpremote(argv: list[str], config: Path, port: str) -> None:
-    retry = f"mpremote connect {port} fs cp {config} :{config.name}"
-    try:
-        result = subprocess.run(argv, check=False)
-    except OSError as exc:
-        raise ProvisionError(
-            f"--mpremote: cannot run {argv[0]!r} ({exc.strerror}); install it with "
-            f"'pip install mpremote' or set {MPREMOTE_ENV}. Nothing was registered.",
-            EXIT_FAILED,
-        ) from None
-    if result.returncode != 0:
-        raise ProvisionError(
-            f"--mpremote: mpremote exited with status {result.returncode}; check the cable "
-            f"and --port, then run the same command again (or copy by hand: {retry}). "
-            "Nothing was registered.",
-            EXIT_FAILED,
-        )
 
 
 # ---------------------------------------------------------------- the command
@@ -675,32 +344,6 @@ def counter_warnings(doc: dict[str, Any], device: Device, path: Path) -> list[st
     return out
 
 
-def write_display_files(args: argparse.Namespace, doc: dict[str, Any], kind: str, keys: int,
-                        counter: str, out_dir: Path) -> tuple[list[Path], list[str]]:
-    """The glyph files and display.json beside config.json, the glyph files also into the
-    hall's pad-font/ (for the agent); returns (files for the board, summary lines)."""
-    from tools import glyphfile  # Pillow: needed only for pads and signs
-
-    hall = glyphfile.HallText.of_document(doc)
-    font = glyphfile.hall_font(hall)
-    settings = glyphfile.display_settings(hall, kind, keys, counter)
-    try:
-        font.write(out_dir)
-        glyphfile.write_display(out_dir, settings)
-        font.write(args.hall_config.resolve().parent / "pad-font")
-    except OSError as exc:
-        raise ProvisionError(f"--out {out_dir}: cannot write the glyph files: {exc}",
-                             EXIT_FAILED) from None
-    lines = [f"  display: {out_dir / SMALL_FILE} ({len(font.small.glyphs)} glyphs), "
-             f"{out_dir / LARGE_FILE} ({len(font.large.glyphs)}), {out_dir / DISPLAY_FILE}"]
-    if font.missing():
-        lacking = " ".join(font.missing())
-        print(f"warning: the source font lacks {lacking}: the pads show a box for each; "
-              "write the name another way in the hall file or add a font", file=sys.stderr)
-        lines.append(f"  display: not in the source font (shown as a box): {lacking}")
-    return [out_dir / SMALL_FILE, out_dir / LARGE_FILE, out_dir / DISPLAY_FILE], lines
-
-
 def refresh_display(args: argparse.Namespace, doc: dict[str, Any]) -> list[str]:
     """--refresh-display: new glyph files and display.json for a registered pad or sign."""
     table = existing_devices(doc, args.hall_config).get(args.device)
@@ -709,7 +352,7 @@ def refresh_display(args: argparse.Namespace, doc: dict[str, Any]) -> list[str]:
     if args.rotate_key:
         _refuse("--refresh-display and --rotate-key: do one at a time")
     out_dir = args.out or Path("build/provision") / args.device
-    files, lines = write_display_files(args, doc, table.get("kind", "pad"),
+    files, lines = write_display_files(args.hall_config, doc, table.get("kind", "pad"),
                                        table.get("keys", 2), table.get("counter", ""), out_dir)
     if args.mpremote:
         run_mpremote(mpremote_argv(mpremote_command(args.mpremote_cmd), args.port, None, [],
@@ -736,6 +379,8 @@ def provision(args: argparse.Namespace) -> list[str]:
         new_text = append_device(old_text, device)
         table = device.table()
     verify_edit(doc, new_text, device, table)
+    for warning in check_loads(args.hall_config, old_text, new_text):
+        print(warning, file=sys.stderr)
     firmware = firmware_sources(args.firmware_dir) if args.with_firmware else []
 
     summary = [f"{device.id}: {_describe(device)}"]
@@ -744,7 +389,7 @@ def provision(args: argparse.Namespace) -> list[str]:
         config_path = write_config(out_dir, board_config(device, hall, args.board, net))
         summary.append(f"  config.json: {config_path} (mode 0600; holds the key, delete it "
                        "when the board is done)")
-        display, lines = write_display_files(args, doc, device.kind, device.keys or 2,
+        display, lines = write_display_files(args.hall_config, doc, device.kind, device.keys or 2,
                                              device.counter, out_dir)
         summary += lines
         if args.mpremote:
@@ -753,7 +398,7 @@ def provision(args: argparse.Namespace) -> list[str]:
             copied = ("firmware, display files and config.json" if firmware
                       else "display files and config.json")
             summary.append(f"  board: {copied} copied via mpremote ({args.port}), reset")
-    _commit_hall(args.hall_config, old_text, new_text)
+    commit_hall(args.hall_config, old_text, new_text)
     action = "key replaced" if args.rotate_key else "added"
     summary.append(f"  hall config: {args.hall_config} [devices.\"{device.id}\"] {action}")
     if args.show_key and device.key is not None:
@@ -772,18 +417,6 @@ def _describe(device: Device) -> str:
     if device.port:
         parts.append(f"on {device.port}")
     return ", ".join(parts)
-
-
-def _commit_hall(path: Path, old_text: str, new_text: str) -> None:
-    target = path.resolve()  # a symlinked hall config stays a symlink
-    try:
-        if target.read_bytes().decode("utf-8") != old_text:
-            raise ProvisionError(f"--hall-config {path}: changed by someone else while "
-                                 "provisioning; run the command again", EXIT_FAILED)
-        write_atomic(target, new_text.encode("utf-8"), target.stat().st_mode & 0o7777,
-                     like=target)
-    except OSError as exc:
-        raise ProvisionError(f"--hall-config {path}: cannot write: {exc}", EXIT_FAILED) from None
 
 
 def _warnings(args: argparse.Namespace) -> list[str]:

@@ -30,12 +30,11 @@ import os
 import pwd
 import re
 import sys
-import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from edge_agent.config import ConfigError, HallConfig, load_config
+from edge_agent.durable_files import Owner, write_atomic
 from edge_agent.wire.keys import mqtt_password
 
 QUEUE_USER = "queue"
@@ -59,12 +58,6 @@ EXIT_BAD = 2
 
 class BrokerFilesError(ValueError):
     """The hall config cannot give the broker's files; the message names the key."""
-
-
-@dataclass(frozen=True)
-class Owner:
-    uid: int
-    gid: int
 
 
 def password_line(user: str, password: str, salt: bytes | None = None,
@@ -184,35 +177,12 @@ def write_broker_files(config: HallConfig, out: Path, owner: Owner | None = None
             os.chown(folder, owner.uid, owner.gid)
     paths = []
     for name, text in texts.items():
-        _write_atomic(out / name, text.encode(), owner)
-        paths.append(out / name)
+        path = out / name
+        # A replaced file keeps its owner: the broker's user must still read it.
+        kept = owner or (Owner.of(path) if path.exists() else None)
+        write_atomic(path, text.encode(), 0o600, kept)
+        paths.append(path)
     return paths
-
-
-def _write_atomic(path: Path, data: bytes, owner: Owner | None) -> None:
-    """Temp file, fsync, rename, fsync the folder: mosquitto never reads half a file. Without
-    `owner`, a replaced file keeps its owner (the broker's user must still read it)."""
-    if owner is None and path.exists():
-        st = path.stat()
-        owner = Owner(st.st_uid, st.st_gid)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o600)
-            if owner is not None:
-                os.fchown(f.fileno(), owner.uid, owner.gid)
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def owner_of(name: str) -> Owner:

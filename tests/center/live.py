@@ -18,7 +18,7 @@ from server_stub.app import create_app
 from server_stub.config import CenterSettings
 from server_stub.storage import StorageSettings, connect
 from server_stub.store import Store
-from tests.redis_server import free_port
+from tools.harness.ports import free_port
 
 
 class LiveCenter:

@@ -16,7 +16,8 @@ from server_stub.storage import flush_all
 from server_stub.store import Store
 from tests.center.fixtures import TOKEN, VIEWER_TOKEN, auth, batch, chain, write_center
 from tests.redis_cluster import LocalCluster
-from tests.redis_server import RedisServer, free_port
+from tests.redis_server import RedisServer
+from tools.harness.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

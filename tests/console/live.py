@@ -18,7 +18,7 @@ from server_stub.app import create_app
 from server_stub.config import CenterSettings
 from server_stub.store import Store
 from tests.console.fixtures import PASSWORD, TEST_KDF
-from tests.redis_server import free_port
+from tools.harness.ports import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"

@@ -7,7 +7,6 @@ import os
 import select
 import subprocess
 import time
-import tty
 from pathlib import Path
 
 from edge_agent.wire import Decoder, DeviceKey, Encoder, Message, Result, SeqGuard, wire
@@ -109,13 +108,6 @@ class Agent:
 
     def send(self, raw: bytes) -> None:
         os.write(self.master, wire(raw))
-
-
-def open_pty() -> tuple[int, int, str]:
-    master, slave = os.openpty()
-    tty.setraw(slave)  # 0x00, 0x03, 0x0A must pass untouched
-    tty.setraw(master)
-    return master, slave, os.ttyname(slave)
 
 
 def prepare_flash(root: Path, cfg: dict[str, object]) -> None:

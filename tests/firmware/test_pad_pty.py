@@ -3,28 +3,27 @@ decoder in CPython."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from edge_agent.wire import Kind, Message, Press, Screen, SelfTest
-from tests.firmware.pty_pad import DEVICE, Agent, PtyPad, open_pty, pad_config, prepare_flash
+from tests.firmware.pty_pad import DEVICE, Agent, PtyPad, pad_config, prepare_flash
+from tools.harness.pty_pair import PtyPair
 
 
 @pytest.fixture
 def rig(mpy_dir: Path, tmp_path: Path) -> Iterator[tuple[PtyPad, Agent]]:
-    master, slave, path = open_pty()
+    line = PtyPair.open()
     prepare_flash(tmp_path, pad_config())
-    pad = PtyPad(mpy_dir, tmp_path, path)
+    pad = PtyPad(mpy_dir, tmp_path, line.path)
     pad.start()
     try:
-        yield pad, Agent(master, {3: DEVICE})
+        yield pad, Agent(line.master, {3: DEVICE})
     finally:
         out = pad.stop()
-        os.close(master)
-        os.close(slave)
+        line.close()
         assert "Traceback" not in out, out
 
 

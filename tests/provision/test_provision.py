@@ -480,3 +480,47 @@ def test_refresh_display_of_an_unregistered_device_is_refused(hall: Path,
                                                                tmp_path: Path) -> None:
     assert run(hall, "--device", "A09-pad", "--refresh-display") == 2
     assert run(hall, "--device", "B01-keypad", "--refresh-display") == 2
+
+
+def test_a_port_is_shared_only_as_the_agent_allows(
+        hall: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The agent's own port rule (edge_agent.service.checks.check_port): one device on a USB
+    port, one address per device on an RS-485 bus, no mixing the two on one port."""
+    usb = "/dev/serial/by-id/usb-MicroPython-if00"
+    assert run(hall, *pad("A01-pad", "A01", tmp_path / "a", "--link", "usb",
+                          "--serial-port", usb)) == 0
+    before = hall.read_bytes()
+    assert run(hall, *pad("A02-pad", "A02", tmp_path / "b", "--link", "usb",
+                          "--serial-port", usb)) == 2
+    assert f"--serial-port: [devices.A02-pad] port: {usb} is a usb port" in \
+        capsys.readouterr().err
+    assert run(hall, *pad("A02-pad", "A02", tmp_path / "b", *rs485(1, usb))) == 2
+    assert "must all be usb or all rs485" in capsys.readouterr().err
+    assert hall.read_bytes() == before
+    assert run(hall, *pad("B01-pad", "B01", tmp_path / "c", *rs485(4))) == 0
+    assert run(hall, *pad("B02-pad", "B02", tmp_path / "d", *rs485(4))) == 2
+    assert "--address 4: [devices.B02-pad] address: 4 is already B01-pad's" in \
+        capsys.readouterr().err
+    assert run(hall, *pad("B02-pad", "B02", tmp_path / "d", *rs485(5))) == 0
+
+
+def test_an_edit_that_would_not_load_in_the_agent_is_not_written(tmp_path: Path) -> None:
+    from tools.provisioning.device import ProvisionError
+    from tools.provisioning.hall_file import check_loads
+
+    path = tmp_path / "hall.toml"
+    old = '[hall]\nid = "h"\n'
+    bad = old + '[devices."A01-pad"]\ncounter = "A01"\nkeys = 3\n'
+    with pytest.raises(ProvisionError, match=r"keys: must be 2 or 5.*file left unchanged"):
+        check_loads(path, old, bad)
+    assert check_loads(path, old, old + '[devices."A01-pad"]\ncounter = "A01"\n') == []
+
+
+def test_a_file_the_agent_refused_before_is_written_with_a_warning(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    hall = tmp_path / "hall.toml"
+    hall.write_text('[hall]\nid = "h"\nsurprise = 1\n', encoding="utf-8")
+    assert run(hall, *pad("A01-pad", "A01", tmp_path / "a", "--link", "usb",
+                          "--serial-port", "/dev/serial/by-id/usb-x")) == 0
+    assert "A01-pad" in devices(hall)
+    assert "surprise: unknown key" in capsys.readouterr().err

@@ -17,8 +17,9 @@ import pytest
 
 from edge_agent.config import parse_config
 from edge_agent.service.run import JournalLock, ServiceError, lock_journal
-from tests.broker import Broker, broker, free_port  # noqa: F401  (fixture)
+from tests.broker import Broker, broker  # noqa: F401  (fixture)
 from tests.service.test_agent_run import get, wait_until
+from tools.harness.ports import free_port
 from tools.padfleet import fleet_config
 
 ROOT = Path(__file__).resolve().parents[2]

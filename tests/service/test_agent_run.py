@@ -20,7 +20,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.broker import Broker, broker, free_port  # noqa: F401  (fixture)
+from tests.broker import Broker, broker  # noqa: F401  (fixture)
+from tools.harness.ports import free_port
 from tools.padfleet import PadFleet, fleet_config
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -34,7 +34,7 @@ from edge_agent.service.inputs import Inbox, LinkState, MqttFrame, QueueReport
 from edge_agent.service.mqtt_link import MqttLink
 from edge_agent.wire import DeviceKey, Encoder
 from edge_agent.wire.keys import MQTT_LABEL, mqtt_password
-from tests.broker import Broker, free_port, running_broker
+from tests.broker import Broker, running_broker
 from tests.service.test_mqtt_link import (
     AGENT_PASSWORD,
     HALL,
@@ -52,6 +52,7 @@ from tests.service.test_mqtt_link import (
     until,
 )
 from tools import provision
+from tools.harness.ports import free_port
 
 PASS_A = mqtt_password(KEY_A.hex())
 PASS_B = mqtt_password(KEY_B.hex())

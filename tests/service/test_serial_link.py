@@ -12,9 +12,7 @@ import struct
 import subprocess
 import threading
 import time
-import tty
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -51,35 +49,13 @@ from edge_agent.wire import (
 )
 from tests.firmware import upy_env
 from tests.firmware.pty_pad import pad_config, prepare_flash
+from tools.harness.pty_pair import PtyPair as Pty
 
 WAIT_S = 10.0  # how long to wait for something that must happen (never a timing assertion)
 KEYS = {a: bytes([a]) * 32 for a in range(1, 5)}  # as tests/firmware/upy/bus_board.py keys pads
 
 
 # --- the test's end of the line ----------------------------------------------------------
-
-
-@dataclass
-class Pty:
-    master: int
-    slave: int
-    path: str
-
-    @classmethod
-    def open(cls) -> Pty:
-        master, slave = os.openpty()
-        tty.setraw(master)
-        tty.setraw(slave)
-        return cls(master, slave, os.ttyname(slave))
-
-    def close(self) -> None:
-        for fd in (self.master, self.slave):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-
-    def read(self, timeout: float = 0.2) -> bytes:
-        ready, _, _ = select.select([self.master], [], [], timeout)
-        return os.read(self.master, 65536) if ready else b""
 
 
 class Line:

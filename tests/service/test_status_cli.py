@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from edge_agent.service.status_cli import render, status_main, status_url
 from edge_agent.service.status_http import StatusServer
-from tests.broker import free_port
 from tests.service.test_status_page import SNAPSHOT, serving
+from tools.harness.ports import free_port
 
 Run = tuple[int, str, str]
 

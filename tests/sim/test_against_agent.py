@@ -13,8 +13,8 @@ from datetime import date, datetime
 import pytest
 
 from edge_agent.rules.calendar import to_us
-from tools.hallgen import TZ
 from tools.simhall import people
+from tools.simhall.people import TZ
 from tools.simhall.simulation import Options, Simulation, summary
 
 DAY = date(2026, 3, 2)

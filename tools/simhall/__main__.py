@@ -24,10 +24,10 @@ from typing import Any, NoReturn
 
 from edge_agent.config import ConfigError, HallConfig
 from edge_agent.rules.calendar import to_us
-from tools.hallgen import TZ
 from tools.simhall import check, people
 from tools.simhall.hall import LINKS, Layout
 from tools.simhall.outcome import run
+from tools.simhall.people import TZ
 from tools.simhall.services import ServiceError
 from tools.simhall.simulation import Options, Simulation, secret, write_plan
 

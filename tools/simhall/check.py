@@ -24,7 +24,7 @@ from edge_agent.timeline import EventParser, format_time
 from tools.simhall.people import Act, Desk, expected
 
 HOUR_US = 3_600_000_000
-# Behaviour injected (hallgen's notes) -> the incident it must raise.
+# Behaviour injected (the plan's notes, Counter.note) -> the incident it must raise.
 RAISES = {
     "self_rating": "self_rating",
     "consecutive_rating": "consecutive_rating",

@@ -1,17 +1,17 @@
 """Simulated people: citizens who arrive at a counter and wait to be called, and the staff who
 serve them, honest or not.
 
-The staff profiles, what each must raise, and the long-stretch cheats (a long pause, an
-unplugged pad, a broken pad reported in time and verified by the IT department, a pad
-switched off and reported faulty to excuse it) are tools/hallgen.py's (PROFILES, _special),
-and so is the shape of one service (call, serve, invite, rate). What a live hall needs and
-hallgen has not is added here: citizens arriving at a rate (a Poisson process per counter)
-and called in turn when staff are free, every probability and duration as a parameter,
-staff ID numbers and badge cards.
+The staff profiles and what each must raise (PROFILES), the long-stretch cheats (a long
+pause, an unplugged pad, a broken pad reported in time and verified by the IT department, a
+pad switched off and reported faulty to excuse it), the shape of one service (call, serve,
+invite, rate), citizens arriving at a rate (a Poisson process per counter) and called in
+turn when staff are free, every probability and duration as a parameter, staff ID numbers
+and badge cards.
 
 The output is a plan: timed acts in the timeline's own terms (RULES.md §6). The same plan is
-fed to the rules engine (check.py: does each cheat raise its incident, and nothing else?)
-and acted out on the simulated devices (acts.py). ID numbers stay in memory: the plan holds
+fed to the rules engine (check.py: does each cheat raise its incident, and nothing else?),
+acted out on the simulated devices (acts.py), and written as a timeline file by
+tools/hallgen.py (the samples, `record`, the benchmarks). ID numbers stay in memory: the plan holds
 only their salted hashes (edge_agent.service.queue_report.id_hash, as the agent keeps them).
 """
 
@@ -20,18 +20,65 @@ from __future__ import annotations
 import heapq
 import random
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from edge_agent.config import CalendarConfig
-from edge_agent.rules.calendar import WorkCalendar
+from edge_agent.rules.calendar import WorkCalendar, from_us
 from edge_agent.service.queue_report import id_hash
-from tools.hallgen import PROFILES, TZ, Counter, Steps, _special, assign_profiles
 
 S = 1_000_000  # microseconds
 MIN = 60 * S
+TZ = ZoneInfo("Asia/Shanghai")
+
+# Behaviour profile → the incident kinds it must raise (what the demo and tests check).
+PROFILES: dict[str, tuple[str, ...]] = {
+    "honest": (),
+    "self_rater": ("self_rating",),
+    "pumper": ("consecutive_rating",),
+    "hurrier": ("refused_evaluation",),
+    "skipper": ("not_prompted",),
+    "long_pauser": ("long_pause",),
+    "unplugger": ("device_offline",),
+    # An honest counter whose pad breaks: staff report it, the IT department verifies it
+    # (device_fault), and the outage is exempt (RULES.md §3, 004 §17(二)1).
+    "faulty_pad": (),
+    # Switches the pad off and presses the fault key to excuse the outage; the IT department
+    # finds no fault (not_device_fault): deducted, and pending until the ruling.
+    "self_excuser": ("device_offline",),
+}
+
+
+# Timed event bodies; a sub-sequence returns the time it ends at.
+Steps = Generator[tuple[int, dict[str, Any]], None, int]
+
+
+@dataclass
+class Counter:
+    """One counter as the plan makes it: its staff, their profile, what they injected."""
+
+    id: str
+    profile: str
+    staff: str
+    staff_hash: str
+    rng: random.Random
+    tickets: int = 0
+    injected: dict[str, int] = field(default_factory=dict)
+
+    def note(self, behaviour: str) -> None:
+        self.injected[behaviour] = self.injected.get(behaviour, 0) + 1
+
+
+def assign_profiles(n: int, rng: random.Random, cheats: bool) -> list[str]:
+    cheaters = [p for p in PROFILES if p != "honest"] if cheats else []
+    profiles = cheaters[:n] + ["honest"] * max(0, n - len(cheaters))
+    rng.shuffle(profiles)
+    return profiles
+
+
 
 
 @dataclass(frozen=True)
@@ -106,7 +153,7 @@ class Act:
 class Desk:
     """One counter's staff member, as the hall's configuration knows them."""
 
-    counter: Counter  # hallgen's: id, profile, staff id, ID hash, rng, tickets, injected
+    counter: Counter
     name: str
     card: str
     id_number: str = field(default="", repr=False)  # the staff's own; only its hash is kept
@@ -122,7 +169,7 @@ def synthetic_id(rng: random.Random) -> str:
 
 
 def make_desks(n: int, seed: int, salt: str, cheats: bool = True) -> list[Desk]:
-    """N counters (A01, A02, ...) with staff; cheating profiles as hallgen assigns them."""
+    """N counters (A01, A02, ...) with staff; the cheating profiles shuffled among them."""
     rng = random.Random(seed)
     profiles = assign_profiles(n, rng, cheats)
     desks = []
@@ -176,9 +223,9 @@ def self_ticket(desk: Desk, t: int) -> Steps:
 
 def ticket(desk: Desk, t: int, people: Citizens, habits: Habits) -> Steps:
     """One citizen served: call, serve, invite, rate; a cheating profile bends it now and
-    then. hallgen's _ticket with its numbers as parameters (the pumper's gap is wider: see
-    Habits.pump_gap_s); the self-rater takes a ticket of its own first (self_ticket) rather
-    than rating from a staff-side input, which no staff keypad has."""
+    then (the pumper's gap: see Habits.pump_gap_s); the self-rater takes a ticket of its own
+    first (self_ticket) rather than rating from a staff-side input, which no staff keypad
+    has."""
     c = desk.counter
     rng = c.rng
     desk.served += 1
@@ -223,16 +270,16 @@ def counter_day(desk: Desk, day: date, cal: WorkCalendar, people: Citizens, habi
     t = first_open - uniform_us(rng, habits.login_early_min, MIN)
     yield t, {"type": "staff_login", "staff": c.staff, "id_hash": c.staff_hash}
     pad = f"{c.id}-pad"
-    special = {"long_pauser": first_open + rng.randint(60, 120) * MIN,
+    stretch = {"long_pauser": first_open + rng.randint(60, 120) * MIN,
                "unplugger": first_open + rng.randint(30, 150) * MIN,
                "faulty_pad": periods[-1][0] + rng.randint(30, 120) * MIN,
                "self_excuser": first_open + rng.randint(20, 120) * MIN}.get(c.profile)
     for n, (start, end) in enumerate(periods):
         t = max(t, start)
         while t < end - 5 * MIN:
-            if special is not None and t >= special:
-                t = yield from _special(c, t, pad)
-                special = None
+            if stretch is not None and t >= stretch:
+                t = yield from special(c, t, pad)
+                stretch = None
                 continue
             due = waiting[0] if waiting else None
             if due is not None and due <= t:
@@ -240,7 +287,7 @@ def counter_day(desk: Desk, day: date, cal: WorkCalendar, people: Citizens, habi
                 t = yield from ticket(desk, t, people, habits)
                 t += uniform_us(rng, habits.next_call_s)
                 continue
-            upcoming = [x for x in (due, special) if x is not None]
+            upcoming = [x for x in (due, stretch) if x is not None]
             if not upcoming or min(upcoming) >= end - 5 * MIN:
                 break  # nothing more to do before this period ends
             t = min(upcoming)  # wait for the next citizen (or the cheat's moment)
@@ -278,5 +325,37 @@ def _tagged(index: int, events: Iterator[tuple[int, dict[str, Any]]]
 
 
 def expected(profile: str) -> tuple[str, ...]:
-    """The incident kinds a profile must raise (hallgen.PROFILES)."""
+    """The incident kinds a profile must raise (PROFILES)."""
     return PROFILES[profile]
+
+
+def special(c: Counter, t: int, pad: str) -> Steps:
+    """The long-stretch cheats (and the honest broken pad): a long pause, an unplugged pad,
+    a pad reported faulty and ruled on by the IT department; returns when it ends."""
+    rng = c.rng
+    if c.profile == "long_pauser":
+        c.note("long_pause")
+        yield t, {"type": "pause", "reason": "away"}
+        t += rng.randint(70, 100) * MIN
+        yield t, {"type": "resume"}
+    elif c.profile == "unplugger":
+        c.note("device_offline")
+        yield t, {"type": "device_down", "device": pad}
+        t += rng.randint(15, 40) * MIN
+        yield t, {"type": "device_up", "device": pad}
+    else:  # faulty_pad, self_excuser: reported within the grace; the IT department rules
+        # (查实): a device fault for faulty_pad, whose pad broke (the outage is exempt); not a
+        # device fault for self_excuser, who switched it off (deducted, pending until then)
+        faulty = c.profile == "faulty_pad"
+        c.note("device_offline_exempt" if faulty else "device_offline_excused")
+        yield t, {"type": "device_down", "device": pad}
+        reported = t + rng.randint(2, 20) * MIN
+        ref = f"{pad}-{from_us(reported, TZ):%Y%m%d%H%M%S}"
+        yield reported, {"type": "fault_report", "device": pad, "ref": ref}
+        t += rng.randint(40, 70) * MIN
+        yield t, {"type": "device_up", "device": pad}
+        yield t + MIN, {"type": "fault_cleared", "device": pad}
+        yield t + 2 * MIN, {"type": "fault_verified", "device": pad, "ref": ref,
+                             "verdict": "device_fault" if faulty else "not_device_fault"}
+        t += 2 * MIN
+    return t

@@ -21,10 +21,10 @@ import errno
 import math
 import os
 import random
-import tty
 from pathlib import Path
 from typing import Any
 
+from tools.harness.pty_pair import PtyPair
 from tools.simhall.devices import Link
 from tools.simhall.firmware import module
 
@@ -102,17 +102,14 @@ class PtyPort:
     def plug(self) -> None:
         if self.plugged:
             return
-        master, slave = os.openpty()
-        tty.setraw(master)
-        tty.setraw(slave)  # 0x00 and 0x03 bytes must pass untouched
-        os.set_blocking(master, False)
+        line = PtyPair.open(blocking=False)
         # The slave stays open here too: the line exists, whether or not the agent has it
         # open (without a slave holder the master reads EIO between agent restarts).
-        self._master, self._slave = master, slave
+        self._master, self._slave = line.master, line.slave
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
         tmp.unlink(missing_ok=True)
-        os.symlink(os.ttyname(slave), tmp)
+        os.symlink(line.path, tmp)
         os.replace(tmp, self.path)
 
     def unplug(self) -> None:

@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import http.client
-import os
-import pwd
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,9 +18,14 @@ from pathlib import Path
 
 from edge_agent.config import HallConfig
 from edge_agent.service.broker_files import CONF_NAME, write_broker_files
+from tools.harness.binaries import HarnessError
+from tools.harness.mosquitto import local_lines, mosquitto_binary
+from tools.harness.ports import free_port, listening
+from tools.harness.redis_server import redis_argv
 
-MOSQUITTO = "/usr/sbin/mosquitto"
-REDIS_SERVER = "/usr/bin/redis-server"
+__all__ = ["Child", "ServiceError", "agent", "center", "free_port", "hook_healthy", "http_ok",
+           "listening", "mosquitto", "redis_server"]
+
 STOP_TIMEOUT_S = 10.0
 AGENT = "edge agent"
 BROKER = "mosquitto"
@@ -35,13 +36,6 @@ PR_SET_PDEATHSIG = 1
 
 class ServiceError(RuntimeError):
     """A service did not start; the message says which and where its log is."""
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class Child:
@@ -113,31 +107,16 @@ def _die_with_parent() -> None:
         _PRCTL(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
 
 
-def binary(name: str, debian: str) -> str:
-    found = debian if os.access(debian, os.X_OK) else shutil.which(name)
-    if found is None:
-        raise ServiceError(f"{name} is not installed: run tools/bootstrap")
-    return found
-
-
 def mosquitto(config: HallConfig, folder: Path) -> Child:
     """The hall's broker, configured by the agent's broker-files (users, ACL, listener)."""
-    broker = binary("mosquitto", MOSQUITTO)
+    try:
+        broker = mosquitto_binary()
+    except HarnessError as exc:
+        raise ServiceError(str(exc)) from None
     write_broker_files(config, folder)
     conf = folder / "sim.conf"
-    # As root mosquitto would switch to the `mosquitto` user, who cannot read these files.
-    extra = [f"user {pwd.getpwuid(os.geteuid()).pw_name}", "set_tcp_nodelay true",
-             "log_dest stderr", "connection_messages true"]
-    conf.write_text((folder / CONF_NAME).read_text() + "\n".join(extra) + "\n")
+    conf.write_text((folder / CONF_NAME).read_text() + "\n".join(local_lines()) + "\n")
     return Child(BROKER, [broker, "-c", str(conf)], folder / "mosquitto.log")
-
-
-def listening(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 def agent(config_path: Path, clock_spec: str, log: Path) -> Child:
@@ -154,8 +133,10 @@ def redis_server(folder: Path, port: int) -> Child:
     """A redis-server for one run: loopback only, no persistence (its folder is wiped with
     the work folder anyway)."""
     folder.mkdir(parents=True, exist_ok=True)
-    argv = [binary("redis-server", REDIS_SERVER), "--port", str(port), "--bind", "127.0.0.1",
-            "--save", "", "--appendonly", "no", "--dir", str(folder), "--daemonize", "no"]
+    try:
+        argv = redis_argv(port, folder, aof=False)
+    except HarnessError as exc:
+        raise ServiceError(str(exc)) from None
     return Child(REDIS, argv, folder / "redis.log")
 
 

@@ -32,14 +32,13 @@ from typing import Any
 from edge_agent.config import CalendarConfig, HallConfig
 from edge_agent.rules.calendar import to_us
 from edge_agent.timeline import format_time
-from tools.hallgen import TZ
 from tools.simhall import center, check, people, services
 from tools.simhall.acts import Performer
 from tools.simhall.agent_config import Services, write_config
 from tools.simhall.clock import SimClock
 from tools.simhall.hall import Layout, SimHall
 from tools.simhall.it_department import ItDepartment
-from tools.simhall.people import Act, Citizens, Desk, Habits
+from tools.simhall.people import TZ, Act, Citizens, Desk, Habits
 from tools.simhall.progress import ClockBar
 from tools.simhall.queue_system import QueueSystem
 from tools.simhall.runner import Runner

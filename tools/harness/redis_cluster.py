@@ -22,11 +22,12 @@ import redis
 from redis.cluster import ClusterNode, RedisCluster
 
 from server_stub.storage import StorageSettings, connect
+from tools.harness.binaries import HarnessError
+from tools.harness.ports import HOST
+from tools.harness.redis_server import redis_argv
 
-HOST = "127.0.0.1"
 
-
-class ClusterError(RuntimeError):
+class ClusterError(HarnessError):
     """The local cluster could not be started."""
 
 
@@ -52,7 +53,6 @@ def _free_pair(taken: set[int]) -> int:
 
 class LocalCluster:
     def __init__(self, folder: Path, masters: int = 3, replicas: int = 0) -> None:
-        self.binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         self.folder = folder
         self.masters, self.replicas = masters, replicas
         taken: set[int] = set()
@@ -110,10 +110,9 @@ class LocalCluster:
     def _start_node(self, port: int) -> None:
         folder = self.folder / str(port)
         folder.mkdir(parents=True, exist_ok=True)
-        argv = [self.binary, "--port", str(port), "--bind", HOST, "--cluster-enabled", "yes",
-                "--cluster-config-file", "nodes.conf", "--cluster-node-timeout",
-                str(NODE_TIMEOUT_MS), "--appendonly", "yes", "--save", "", "--dir",
-                str(folder), "--logfile", str(folder / "redis.log"), "--daemonize", "no"]
+        argv = [*redis_argv(port, folder, aof=True, log=folder / "redis.log"),
+                "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                "--cluster-node-timeout", str(NODE_TIMEOUT_MS)]
         self.procs[port] = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                             stdout=subprocess.DEVNULL,
                                             stderr=subprocess.STDOUT)
