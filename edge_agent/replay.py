@@ -19,11 +19,11 @@ from edge_agent.rules.engine import RulesEngine
 from edge_agent.rules.model import (
     RULES_VERSION,
     Decision,
-    Display,
     Event,
     Incident,
     IncidentChanged,
     Output,
+    ScreenChange,
     TicketOpened,
 )
 from edge_agent.scoring import MonthTally
@@ -161,7 +161,7 @@ def outcome_dict(outputs: list[Output], config: HallConfig) -> dict[str, Any]:
                 {**incident_dict(i, config), "staff": i.staff, "device": i.device})
         elif isinstance(o, TicketOpened):
             out.setdefault("tickets", []).append({"ticket": o.ticket, "staff": o.staff})
-        elif isinstance(o, Display):
+        elif isinstance(o, ScreenChange):
             out.setdefault("displays", []).append({"counter": o.counter, "screen": o.screen})
     return out
 

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from edge_agent.rules.vocabulary import EventType, FaultVerdict, Level, Source
+
 
 @dataclass(frozen=True, slots=True)
 class SerialBytes:
@@ -56,7 +58,7 @@ class KeyAction:
     device: str
     action: str
     t_us: int
-    level: str | None = None
+    level: Level | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +77,7 @@ class QueueReport:
     The applicant's ID number never gets here: only its salted hash."""
 
     counter: str
-    type: str  # queue_report.TYPES
+    type: EventType  # queue_report.TYPES
     t_us: int
     ticket: str | None = None
     applicant: str | None = None  # "h:<hex>" salted hash
@@ -99,9 +101,9 @@ class FaultRecord:
     reason: str  # a ruling: its note
     ref: str  # the entry's number in the center's list, so it is applied once
     kind: str = ""  # "report" | "cleared" | "ruling"; "" (older callers): from `active`
-    source: str = "staff"  # a report's: "staff" (a call logged at the center) or "it"
+    source: Source = Source.STAFF  # a report's: staff (a call logged at the center) or it
     fault_ref: str | None = None  # a ruling: the repair record it rules on
-    verdict: str | None = None  # a ruling: "device_fault" | "not_device_fault"
+    verdict: FaultVerdict | None = None  # a ruling
 
     @property
     def entry_kind(self) -> str:
