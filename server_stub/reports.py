@@ -14,7 +14,7 @@ Records must be the hall's whole chain from record 1 (or from a checkpoint's rec
 :mod:`server_stub.checkpoints`) in sequence order: the rules are a state
 machine, so a month's figures depend on what came before it (who was logged in, a pause or an
 outage that began the month before); and the chain is checked as it is read. Records of other
-months are replayed for that state but not counted. Errors: :class:`ReportError` for a bad
+months are replayed for that state but not counted. Errors: :class:`ReportQueryError` for a bad
 month or argument; ``edge_agent.journal.ChainBroken`` (a missing or rewritten record, named)
 and ``edge_agent.timeline.TimelineError`` (a record whose event does not parse, named by seq).
 """
@@ -47,7 +47,7 @@ Evidence = dict[str, Any]
 EvidenceMap = Mapping[str, Mapping[str, Sequence[Evidence]]]
 
 
-class ReportError(ValueError):
+class ReportQueryError(ValueError):
     """A report asked for with a bad argument (month, scope, report shape)."""
 
 
@@ -62,7 +62,7 @@ class MonthReplay:
 
 def check_month(month: str) -> str:
     if not isinstance(month, str) or not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
-        raise ReportError(f"month must be YYYY-MM, got {month!r}")
+        raise ReportQueryError(f"month must be YYYY-MM, got {month!r}")
     return month
 
 
@@ -167,10 +167,10 @@ def outage_text(deductions: Iterable[Mapping[str, Any]]) -> str:
 
 def _scope(report: Mapping[str, Any], by: str) -> Mapping[str, Any]:
     if by not in SCOPES:
-        raise ReportError(f"by must be 'counter' or 'staff', got {by!r}")
+        raise ReportQueryError(f"by must be 'counter' or 'staff', got {by!r}")
     rows = report.get(SCOPES[by]) if isinstance(report, Mapping) else None
     if not isinstance(rows, Mapping) or not isinstance(report.get("month"), str):
-        raise ReportError(f"not a month report: it needs 'month' and a '{SCOPES[by]}' table")
+        raise ReportQueryError(f"not a month report: it needs 'month' and a '{SCOPES[by]}' table")
     return rows
 
 
