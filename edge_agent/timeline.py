@@ -90,7 +90,8 @@ class EventParser:
                 raise TimelineError(line, 'missing "type"')
             raise TimelineError(line, f"unknown event type {word!r}")
         for key, value in obj.items():
-            if (value.__class__ is not str or not value) and key in TEXT_FIELD_SET \
+            if ((value.__class__ is not str and not isinstance(value, str)) or not value) \
+                    and key in TEXT_FIELD_SET \
                     and value is not None:
                 raise TimelineError(line, f'"{key}" must be a non-empty string, got {value!r}')
         counter = obj.get("counter")
