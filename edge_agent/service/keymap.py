@@ -122,7 +122,7 @@ STAFF_KEYMAP: Keymap = _with_twins({
 def keymap_for(kind: str, keys: int = 2) -> Keymap:
     """The default keymap of a keypad device: a citizen pad with `keys` keys, or a staff
     keypad. ValueError for anything else (a badge reader has no keymap)."""
-    if kind == "keypad":
+    if kind == DeviceKind.KEYPAD:
         return STAFF_KEYMAP
     if kind == DeviceKind.PAD and keys in PAD_KEYMAPS:
         return PAD_KEYMAPS[keys]
