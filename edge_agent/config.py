@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from edge_agent.rules.vocabulary import DeviceKind, DeviceLink, IncidentKind, Scale
 from edge_agent.service_config import SERVICE_SECTIONS, ServiceConfig, build_service
 from edge_agent.toml_fields import (
     ConfigError as ConfigError,  # part of this module's face: load_config raises it
@@ -30,30 +31,22 @@ from edge_agent.toml_fields import (
 )
 
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-INCIDENT_KINDS = (
-    "device_offline",
-    "not_prompted",
-    "refused_evaluation",
-    "consecutive_rating",
-    "self_rating",
-    "unbound_rating",
-    "left_mid_service",
-    "long_pause",
-)
+INCIDENT_KINDS = tuple(IncidentKind)
 DEFAULT_PENALTIES: dict[str, float] = {
-    "device_offline": 1.0,
-    "not_prompted": 1.0,
-    "refused_evaluation": 2.5,
-    "consecutive_rating": 1.0,
-    "self_rating": 1.0,
-    "unbound_rating": 0.0,
-    "left_mid_service": 0.0,
-    "long_pause": 0.0,
+    IncidentKind.DEVICE_OFFLINE: 1.0,
+    IncidentKind.NOT_PROMPTED: 1.0,
+    IncidentKind.REFUSED_EVALUATION: 2.5,
+    IncidentKind.CONSECUTIVE_RATING: 1.0,
+    IncidentKind.SELF_RATING: 1.0,
+    IncidentKind.UNBOUND_RATING: 0.0,
+    IncidentKind.LEFT_MID_SERVICE: 0.0,
+    IncidentKind.LONG_PAUSE: 0.0,
 }
-SCALES = ("binary", "five")
-DEVICE_KINDS = ("pad", "sign", "keypad", "badge")
-DEVICE_LINKS = ("usb", "rs485", "mqtt", "evdev")
+SCALES = tuple(Scale)
+DEVICE_KINDS = tuple(DeviceKind)
+DEVICE_LINKS = tuple(DeviceLink)
 DISPLAY_MAX_BYTES = 60  # a caption wraps over at most the pad's four 16 px lines
+
 
 @dataclass(frozen=True)
 class RulesConfig:
@@ -83,8 +76,8 @@ class CalendarConfig:
 class DeviceConfig:
     id: str
     counter: str
-    kind: str = "pad"
-    link: str = "usb"
+    kind: DeviceKind = DeviceKind.PAD
+    link: DeviceLink = DeviceLink.USB
     port: str | None = None
     address: int | None = None
     keys: int = 2
@@ -113,7 +106,7 @@ class HallConfig:
     hall_id: str
     timezone: str = "Asia/Shanghai"
     rules: RulesConfig = field(default_factory=RulesConfig)
-    scale: str = "binary"
+    scale: Scale = Scale.BINARY
     penalties: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_PENALTIES))
     calendar: CalendarConfig = field(default_factory=CalendarConfig)
     counter_calendars: Mapping[str, CalendarConfig] = field(default_factory=dict)
@@ -178,9 +171,7 @@ def _build(raw: dict[str, Any]) -> HallConfig:
 
     scale = section(raw, "scale")
     check_keys(scale, "scale", {"kind"})
-    kind = typed_value(scale, "scale", "kind", str, "binary")
-    if kind not in SCALES:
-        raise ConfigError(f"[scale] kind: must be one of {', '.join(SCALES)}, got {kind!r}")
+    kind = choice(scale, "scale", "kind", Scale, Scale.BINARY)
 
     calendar_raw = section(raw, "calendar")
     calendar = _calendar(calendar_raw, "calendar", CalendarConfig(), allow_counter=True)
@@ -325,8 +316,8 @@ def _devices(raw: dict[str, Any]) -> dict[str, DeviceConfig]:
     for did, where, t in id_tables(raw, "devices", keys):
         if "counter" not in t:
             raise ConfigError(f"[{where}] counter: missing (the counter this device serves)")
-        kind = choice(t, where, "kind", DEVICE_KINDS, "pad")
-        link = choice(t, where, "link", DEVICE_LINKS, "usb")
+        kind = choice(t, where, "kind", DeviceKind, DeviceKind.PAD)
+        link = choice(t, where, "link", DeviceLink, DeviceLink.USB)
         address = typed_value(t, where, "address", int, 0) or None
         if link == "rs485" and (address is None or not 1 <= address <= 247):
             raise ConfigError(f"[{where}] address: an rs485 device needs an address 1..247")

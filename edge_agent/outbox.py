@@ -42,12 +42,13 @@ from urllib.parse import quote, urlsplit
 
 from edge_agent.journal import JournalError, open_for_reading, read_meta
 from edge_agent.records import CENTER_ENTRY, FaultRecord, center_entry
+from edge_agent.rules.vocabulary import FaultVerdict, Source
 from edge_agent.service_config import CenterConfig
 
 log = logging.getLogger("edge_agent.outbox")
 ENTRY_KINDS = ("report", "cleared", "ruling")
-VERDICTS = ("device_fault", "not_device_fault")
-REPORT_SOURCES = ("staff", "it")
+VERDICTS = tuple(FaultVerdict)
+REPORT_SOURCES = (Source.STAFF, Source.IT)
 # What a kept-alive connection the server closed while idle fails with on its next use.
 STALE = (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected)
 _SELECT = ("SELECT seq, t_us, kind, event, outcome, prev, hash FROM records "
@@ -67,12 +68,12 @@ def fault_item(entry: dict[str, Any]) -> FaultRecord:
             raise ValueError(f"a ruling with verdict {verdict!r}, ref {entry['fault_ref']!r}")
         return FaultRecord(str(entry["device"]), False, int(entry["t_us"]),
                            str(entry.get("note") or ""), ref, kind,
-                           fault_ref=entry["fault_ref"], verdict=verdict)
+                           fault_ref=entry["fault_ref"], verdict=FaultVerdict(verdict))
     source = entry.get("source") or "staff"
     if source not in REPORT_SOURCES:
         raise ValueError(f"unknown source {source!r}")
     return FaultRecord(str(entry["device"]), kind == "report", int(entry["t_us"]),
-                       str(entry["reason"]), ref, kind, source)
+                       str(entry["reason"]), ref, kind, Source(source))
 
 
 class FaultSink(Protocol):

@@ -16,11 +16,13 @@ from typing import Any
 
 from edge_agent import pixels
 from edge_agent.padfont import DISPLAY_FILE, LARGE_FILE, SMALL_FILE
+from edge_agent.rules.vocabulary import Screen
 
 FIRMWARE = Path(__file__).resolve().parent.parent / "firmware"
 WIDTH = 128
 HEIGHT = 64
-SCREENS = ("closed", "welcome", "invite", "thanks", "paused")
+# The screens a pad draws, in the order of their wire numbers (wire.ScreenCode).
+SCREENS = (Screen.CLOSED, Screen.WELCOME, Screen.INVITE, Screen.THANKS, Screen.PAUSED)
 
 
 def _firmware_module(name: str) -> ModuleType:

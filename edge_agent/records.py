@@ -23,13 +23,14 @@ from zoneinfo import ZoneInfo
 from edge_agent.config import HallConfig
 from edge_agent.rules.model import (
     Decision,
-    Display,
     Event,
     Incident,
     IncidentChanged,
     Output,
+    ScreenChange,
     TicketOpened,
 )
+from edge_agent.rules.vocabulary import FaultVerdict, Source
 from edge_agent.timeline import TEXT_FIELDS, format_time
 
 # Event types whose "source" is kept (a rating's press side, a fault report's filer).
@@ -58,9 +59,9 @@ class FaultRecord:
     reason: str  # a ruling: its note
     ref: str  # the entry's number in the center's list, so it is applied once
     kind: str = ""  # "report" | "cleared" | "ruling"; "" (older callers): from `active`
-    source: str = "staff"  # a report's: "staff" (a call logged at the center) or "it"
+    source: Source = Source.STAFF  # a report's: staff (a call logged at the center) or it
     fault_ref: str | None = None  # a ruling: the repair record it rules on
-    verdict: str | None = None  # a ruling: "device_fault" | "not_device_fault"
+    verdict: FaultVerdict | None = None  # a ruling
 
     @property
     def entry_kind(self) -> str:
@@ -156,6 +157,6 @@ def outcome_dict(outputs: list[Output], config: HallConfig) -> dict[str, Any]:
                 {**incident_dict(i, config), "staff": i.staff, "device": i.device})
         elif isinstance(o, TicketOpened):
             out.setdefault(TICKETS, []).append({"ticket": o.ticket, "staff": o.staff})
-        elif isinstance(o, Display):
+        elif isinstance(o, ScreenChange):
             out.setdefault(DISPLAYS, []).append({"counter": o.counter, "screen": o.screen})
     return out

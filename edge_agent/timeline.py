@@ -20,6 +20,9 @@ from edge_agent.rules.model import (
     SOURCES,
     VERDICTS,
     Event,
+    EventType,
+    Level,
+    Source,
 )
 
 # Fields each event type must carry, beyond t, type and counter.
@@ -37,7 +40,11 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 TEXT_FIELDS = ("counter", "staff", "id_hash", "ticket", "applicant", "level", "source", "device",
                "reason", "ref", "verdict")
 TEXT_FIELD_SET = frozenset(TEXT_FIELDS)
-_TYPES = frozenset(EVENT_TYPES)
+# The boundary: each word from outside to its member of the vocabulary.
+_TYPES: dict[Any, EventType] = {t.value: t for t in EVENT_TYPES}
+_LEVELS = {level.value: level for level in Level}
+_SOURCES = {source.value: source for source in Source}
+_VERDICTS = {verdict.value: verdict for verdict in VERDICTS}
 _scan_once = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
@@ -74,13 +81,15 @@ class EventParser:
     def parse(self, obj: Any, line: int) -> Event:
         if obj.__class__ is not dict:
             raise TimelineError(line, "an event must be a JSON object")
-        etype = obj.get("type")
-        if etype not in _TYPES:
-            if etype is None:
+        word = obj.get("type")
+        etype = _TYPES.get(word)
+        if etype is None:
+            if word is None:
                 raise TimelineError(line, 'missing "type"')
-            raise TimelineError(line, f"unknown event type {etype!r}")
+            raise TimelineError(line, f"unknown event type {word!r}")
         for key, value in obj.items():
-            if (value.__class__ is not str or not value) and key in TEXT_FIELD_SET \
+            if ((value.__class__ is not str and not isinstance(value, str)) or not value) \
+                    and key in TEXT_FIELD_SET \
                     and value is not None:
                 raise TimelineError(line, f'"{key}" must be a non-empty string, got {value!r}')
         counter = obj.get("counter")
@@ -90,7 +99,7 @@ class EventParser:
         for key in REQUIRED.get(etype, ()):
             if get(key) is None:
                 raise TimelineError(line, f'a {etype} event needs "{key}"')
-        source = get("source") or ("staff" if etype == "fault_report" else "pad")
+        source: Any = get("source") or ("staff" if etype == "fault_report" else "pad")
         ev = Event(parse_time(get("t"), line), etype, counter, line, get("staff"),
                    get("id_hash"), get("ticket"), get("applicant"), get("level"),
                    source, get("device"), get("reason"), get("ref"), get("verdict"))
@@ -101,12 +110,16 @@ class EventParser:
                 ev.pressed = _pressed(parse_time(pressed, line), ev.t, line)
         elif etype == "system_outage":
             ev.until = _until(parse_time(get("until"), line), ev, line)
-        elif etype == "fault_report" and source not in FAULT_SOURCES:
-            raise TimelineError(line, f'a fault_report\'s "source" must be one of '
-                                      f'{", ".join(FAULT_SOURCES)}, got {source!r}')
-        elif etype == "fault_verified" and ev.verdict not in VERDICTS:
-            raise TimelineError(line, f'"verdict" must be one of {", ".join(VERDICTS)}, '
-                                      f"got {ev.verdict!r}")
+        elif etype == "fault_report":
+            if source not in FAULT_SOURCES:
+                raise TimelineError(line, f'a fault_report\'s "source" must be one of '
+                                          f'{", ".join(FAULT_SOURCES)}, got {source!r}')
+            ev.source = _SOURCES[source]
+        elif etype == "fault_verified":
+            if ev.verdict not in VERDICTS:
+                raise TimelineError(line, f'"verdict" must be one of {", ".join(VERDICTS)}, '
+                                          f"got {ev.verdict!r}")
+            ev.verdict = _VERDICTS[ev.verdict]
         return ev
 
     def _check_rating(self, ev: Event) -> None:
@@ -118,6 +131,8 @@ class EventParser:
                                          f"(one of {', '.join(sorted(self.levels))})")
         if ev.source not in SOURCES:
             raise TimelineError(ev.line, f'"source" must be pad or staff, got {ev.source!r}')
+        ev.level = _LEVELS[ev.level]
+        ev.source = _SOURCES[ev.source]
 
 
 def _pressed(pressed: int, t: int, line: int) -> int:

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
 
+from edge_agent.rules.vocabulary import UnknownWord, Word, parse
+
+W = TypeVar("W", bound=Word)
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
@@ -61,11 +64,14 @@ def typed_value(raw: dict[str, Any], where: str, key: str, kind: type, default: 
     return value
 
 
-def choice(t: dict[str, Any], where: str, key: str, options: tuple[str, ...], default: str) -> str:
+def choice(t: dict[str, Any], where: str, key: str, words: type[W], default: W) -> W:
+    """One of the hall's words (rules/vocabulary.py), as its member."""
     value: str = typed_value(t, where, key, str, default)
-    if value not in options:
-        raise ConfigError(f"[{where}] {key}: must be one of {', '.join(options)}, got {value!r}")
-    return value
+    try:
+        return parse(words, value)
+    except UnknownWord:
+        raise ConfigError(f"[{where}] {key}: must be one of {', '.join(words)}, "
+                          f"got {value!r}") from None
 
 
 def id_value(value: Any, name: str) -> str:

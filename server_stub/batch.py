@@ -21,7 +21,7 @@ _AGENT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 @dataclass(frozen=True, slots=True)
-class Batch:
+class IngestBatch:
     agent: str
     first_seq: int
     last_seq: int
@@ -29,7 +29,7 @@ class Batch:
     records: list[Record]
 
 
-def parse_batch(body: bytes, idempotency_key: str | None, max_records: int) -> Batch:
+def parse_batch(body: bytes, idempotency_key: str | None, max_records: int) -> IngestBatch:
     doc = _json_object(body)
     unknown = set(doc) - {"agent", "first_seq", "last_seq", "head", "records"}
     if unknown:
@@ -57,7 +57,7 @@ def parse_batch(body: bytes, idempotency_key: str | None, max_records: int) -> B
         raise Rejection(422, "schema", f"Idempotency-Key: expected {expected_key!r} for this "
                                        f"batch, got {idempotency_key!r}",
                         field="Idempotency-Key")
-    return Batch(agent, first, last, head, records)
+    return IngestBatch(agent, first, last, head, records)
 
 
 def _json_object(body: bytes) -> dict[str, Any]:

@@ -41,6 +41,7 @@ from edge_agent.journal import GENESIS, Record
 from edge_agent.replay import Replayer
 from edge_agent.rules.calendar import from_us
 from edge_agent.rules.engine import RulesEngine
+from edge_agent.rules.vocabulary import IncidentKind
 from edge_agent.scoring import month_bounds
 from server_stub.keys import hall_key
 from server_stub.reports import MonthReplay, Sink, check_month, replay_month
@@ -211,7 +212,7 @@ def _devices(result: MonthReplay) -> list[str]:
     """The devices with a device_offline incident in the month (a ruling may change it)."""
     return sorted({e["device"] for rows in result.evidence.values() for incidents in
                    rows.values() for e in incidents
-                   if e["kind"] == "device_offline" and e["device"]})
+                   if e["kind"] == IncidentKind.DEVICE_OFFLINE and e["device"]})
 
 
 def _keep(store: Store, hall: str, config: HallConfig, month: str, result: MonthReplay,

@@ -237,11 +237,11 @@ class Console:
     def _hall_month(self, user: User, request: Request) -> tuple[HallEntry, str]:
         entry = self.hall(user, request.path_params["hall"])
         month = request.path_params["month"]
-        from server_stub.reports import ReportError, check_month
+        from server_stub.reports import ReportQueryError, check_month
 
         try:
             check_month(month)
-        except ReportError:
+        except ReportQueryError:
             raise PageRefused(404, "月份应为 YYYY-MM", f"month must be YYYY-MM, got "
                                                      f"{month[:20]!r}") from None
         return entry, month
@@ -309,12 +309,12 @@ class Console:
                                          entry.config.tz, session.csrf))
 
     def _month_arg(self, request: Request, entry: HallEntry) -> str:
-        from server_stub.reports import ReportError, check_month
+        from server_stub.reports import ReportQueryError, check_month
 
         month = request.query_params.get("month") or self._latest_month(entry.id)
         try:
             return check_month(month)
-        except ReportError:
+        except ReportQueryError:
             raise PageRefused(422, "月份应为 YYYY-MM", "month must be YYYY-MM") from None
 
     def _today_in(self, entry: HallEntry) -> date:
@@ -359,11 +359,11 @@ class Console:
 
     @staticmethod
     def _checked(month: str) -> str:
-        from server_stub.reports import ReportError, check_month
+        from server_stub.reports import ReportQueryError, check_month
 
         try:
             return check_month(month)
-        except ReportError:
+        except ReportQueryError:
             raise PageRefused(422, "月份应为 YYYY-MM", "month must be YYYY-MM") from None
 
     async def followups_csv(self, request: Request) -> Response:

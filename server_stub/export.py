@@ -43,7 +43,7 @@ from typing import Any
 from edge_agent.config import HallConfig
 from edge_agent.journal import Record
 from edge_agent.rules.calendar import from_us
-from edge_agent.rules.model import Decision, Output
+from edge_agent.rules.model import Decision, Level, Output
 from edge_agent.scoring import month_bounds
 from server_stub.reports import MonthReplay, Sink, check_month, replay_month
 
@@ -54,9 +54,10 @@ FIELDS = ("办件编号", "评价渠道", "评价人", "评价时间", "评价�
 CHANNEL = "政务大厅其他终端"
 CHANNEL_CODE = 5  # pf in the provincial interface
 # level -> (满意度, 满意度代码)
-SATISFACTION = {"very_satisfied": ("非常满意", "5"), "satisfied": ("满意", "4"),
-                "basic": ("基本满意", "3"), "unsatisfied": ("不满意", "2"),
-                "very_unsatisfied": ("非常不满意", "1")}
+SATISFACTION: dict[str, tuple[str, str]] = {
+    Level.VERY_SATISFIED: ("非常满意", "5"), Level.SATISFIED: ("满意", "4"),
+    Level.BASIC: ("基本满意", "3"), Level.UNSATISFIED: ("不满意", "2"),
+    Level.VERY_UNSATISFIED: ("非常不满意", "1")}
 FORMATS = {
     "办件编号": re.compile(r"[0-9A-Za-z][!-~]{0,49}"),
     "评价渠道": re.compile(re.escape(CHANNEL)),

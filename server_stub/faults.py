@@ -15,13 +15,14 @@ from datetime import datetime
 from typing import Any
 
 from edge_agent.rules.calendar import to_us
+from edge_agent.rules.vocabulary import FaultVerdict, UnknownWord, parse
 from edge_agent.toml_fields import ID_PATTERN
 from server_stub.errors import Rejection, schema_error
 
 MAX_REASON = 500
 FIELDS = frozenset(("device", "active", "t", "reason"))
 RULING_FIELDS = frozenset(("device", "ref", "verdict"))
-VERDICTS = ("device_fault", "not_device_fault")
+VERDICTS = tuple(FaultVerdict)
 # A repair record's ref: the center's "center-N", or one the agent assigned
 # ("P-A01-20260302091500"); journal refs are free text up to this length.
 MAX_REF = 100
@@ -42,16 +43,19 @@ def parse_fault(body: bytes, filed_by: str, source: str) -> dict[str, Any]:
             "filed_by": filed_by}
 
 
-def parse_ruling(body: bytes) -> tuple[str, str, str, str]:
+def parse_ruling(body: bytes) -> tuple[str, str, FaultVerdict, str]:
     """(device, ref, verdict, note) of a ruling's body, or a 400 / 422 naming the field."""
     doc = _object(body, RULING_FIELDS | {"note"}, RULING_FIELDS)
-    device, ref, verdict, note = doc["device"], doc["ref"], doc["verdict"], doc.get("note", "")
+    device, ref, word, note = doc["device"], doc["ref"], doc["verdict"], doc.get("note", "")
     _device(device)
     if not isinstance(ref, str) or not ref or len(ref) > MAX_REF:
         raise schema_error("ref", f"must be the repair record's ref, a string of 1 to {MAX_REF} "
                                   "characters (\"center-3\", \"P-A01-20260302091500\")")
-    if verdict not in VERDICTS:
-        raise schema_error("verdict", f"must be one of {', '.join(VERDICTS)}, got {verdict!r}")
+    try:
+        verdict = parse(FaultVerdict, word)
+    except UnknownWord:
+        raise schema_error("verdict", f"must be one of {', '.join(VERDICTS)}, "
+                                      f"got {word!r}") from None
     if not isinstance(note, str) or len(note) > MAX_REASON:
         raise schema_error("note", f"must be a string of at most {MAX_REASON} characters")
     return device, ref, verdict, note

@@ -23,14 +23,15 @@ import redis
 from edge_agent.config import HallConfig
 from edge_agent.journal import Record
 from edge_agent.rules.calendar import MAX_SEARCH_DAYS, WorkCalendar, from_us
-from edge_agent.rules.model import Decision, Output
+from edge_agent.rules.model import Decision, Level, Output
 from edge_agent.scoring import month_bounds
 from server_stub.export import case_number
 from server_stub.reports import replay_month
 from server_stub.store import followups_key
 
-BAD_LEVELS = {"unsatisfied": ("不满意", "unsatisfied"),
-              "very_unsatisfied": ("非常不满意", "very unsatisfied")}
+BAD_LEVELS: dict[str, tuple[str, str]] = {
+    Level.UNSATISFIED: ("不满意", "unsatisfied"),
+    Level.VERY_UNSATISFIED: ("非常不满意", "very unsatisfied")}
 OUTCOMES = {"": ("未填", "not yet"), "resolved": ("已解决", "resolved"),
             "explained": ("已解释", "explained"), "unreachable": ("联系不上", "unreachable"),
             "disputed": ("有异议", "disputed"), "other": ("其他", "other")}

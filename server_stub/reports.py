@@ -14,7 +14,7 @@ Records must be the hall's whole chain from record 1 (or from a checkpoint's rec
 :mod:`server_stub.checkpoints`) in sequence order: the rules are a state
 machine, so a month's figures depend on what came before it (who was logged in, a pause or an
 outage that began the month before); and the chain is checked as it is read. Records of other
-months are replayed for that state but not counted. Errors: :class:`ReportError` for a bad
+months are replayed for that state but not counted. Errors: :class:`ReportQueryError` for a bad
 month or argument; ``edge_agent.journal.ChainBroken`` (a missing or rewritten record, named)
 and ``edge_agent.timeline.TimelineError`` (a record whose event does not parse, named by seq).
 """
@@ -34,7 +34,7 @@ from edge_agent.config import HallConfig
 from edge_agent.journal import GENESIS, Record
 from edge_agent.replay import JournalReplay, Replayer, journal_events
 from edge_agent.report_text import deduction_text
-from edge_agent.rules.model import Incident, Output
+from edge_agent.rules.model import FaultStatus, Incident, IncidentKind, Output, Source
 from edge_agent.scoring import Row
 from edge_agent.timeline import EventParser, format_time
 
@@ -47,7 +47,7 @@ Evidence = dict[str, Any]
 EvidenceMap = Mapping[str, Mapping[str, Sequence[Evidence]]]
 
 
-class ReportError(ValueError):
+class ReportQueryError(ValueError):
     """A report asked for with a bad argument (month, scope, report shape)."""
 
 
@@ -62,7 +62,7 @@ class MonthReplay:
 
 def check_month(month: str) -> str:
     if not isinstance(month, str) or not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
-        raise ReportError(f"month must be YYYY-MM, got {month!r}")
+        raise ReportQueryError(f"month must be YYYY-MM, got {month!r}")
     return month
 
 
@@ -136,11 +136,14 @@ def render_csv(report: Mapping[str, Any], by: str) -> str:
 OUTAGE_STATUS = {"exempt": ("已查实 免扣", "verified device fault: exempt"),
                  "pending": ("待核实 暂扣", "deducted until the IT department rules"),
                  "deducted": ("扣分", "deducted")}
-FAULT_STATUS = {"unverified": ("待核实", "awaiting the IT department"),
-                "verified": ("已查实", "verified device fault"),
-                "rejected": ("非设备故障", "not a device fault")}
-FAULT_SOURCES = {"staff": ("工作人员报修", "staff"), "pad": ("评价器自检", "pad self-test"),
-                 "it": ("信息技术科", "IT department")}
+FAULT_STATUS: dict[str, tuple[str, str]] = {
+    FaultStatus.UNVERIFIED: ("待核实", "awaiting the IT department"),
+    FaultStatus.VERIFIED: ("已查实", "verified device fault"),
+    FaultStatus.REJECTED: ("非设备故障", "not a device fault")}
+FAULT_SOURCES: dict[str, tuple[str, str]] = {
+    Source.STAFF: ("工作人员报修", "staff"),
+    Source.PAD: ("评价器自检", "pad self-test"),
+    Source.IT: ("信息技术科", "IT department")}
 
 
 def outage_standing(outage: Mapping[str, Any]) -> str:
@@ -148,7 +151,8 @@ def outage_standing(outage: Mapping[str, Any]) -> str:
     fault), or ``deducted`` (no report covers it)."""
     status = str(outage["status"])
     faults = outage.get("faults") or []
-    if status == "deducted" and faults and all(f["status"] == "rejected" for f in faults):
+    if status == "deducted" and faults and all(f["status"] == FaultStatus.REJECTED
+                                               for f in faults):
         return "rejected"
     return status
 
@@ -167,25 +171,25 @@ def outage_text(deductions: Iterable[Mapping[str, Any]]) -> str:
 
 def _scope(report: Mapping[str, Any], by: str) -> Mapping[str, Any]:
     if by not in SCOPES:
-        raise ReportError(f"by must be 'counter' or 'staff', got {by!r}")
+        raise ReportQueryError(f"by must be 'counter' or 'staff', got {by!r}")
     rows = report.get(SCOPES[by]) if isinstance(report, Mapping) else None
     if not isinstance(rows, Mapping) or not isinstance(report.get("month"), str):
-        raise ReportError(f"not a month report: it needs 'month' and a '{SCOPES[by]}' table")
+        raise ReportQueryError(f"not a month report: it needs 'month' and a '{SCOPES[by]}' table")
     return rows
 
 
 # --- HTML -------------------------------------------------------------------------------
 
 # Chinese label (what hall managers read) and the English one in small type.
-KINDS = {
-    "self_rating": ("自我评价", "self rating"),
-    "consecutive_rating": ("连续评价", "consecutive rating"),
-    "refused_evaluation": ("拒绝评议", "refused evaluation"),
-    "not_prompted": ("未提示评价", "not prompted"),
-    "device_offline": ("评价器离线", "pad offline"),
-    "unbound_rating": ("无效按键(未绑定办件)", "unbound press"),
-    "left_mid_service": ("办理中途离岗", "left mid-service"),
-    "long_pause": ("暂停服务超时", "long pause"),
+KINDS: dict[str, tuple[str, str]] = {
+    IncidentKind.SELF_RATING: ("自我评价", "self rating"),
+    IncidentKind.CONSECUTIVE_RATING: ("连续评价", "consecutive rating"),
+    IncidentKind.REFUSED_EVALUATION: ("拒绝评议", "refused evaluation"),
+    IncidentKind.NOT_PROMPTED: ("未提示评价", "not prompted"),
+    IncidentKind.DEVICE_OFFLINE: ("评价器离线", "pad offline"),
+    IncidentKind.UNBOUND_RATING: ("无效按键(未绑定办件)", "unbound press"),
+    IncidentKind.LEFT_MID_SERVICE: ("办理中途离岗", "left mid-service"),
+    IncidentKind.LONG_PAUSE: ("暂停服务超时", "long pause"),
 }
 COLUMNS = (("volume", "业务量", "volume"), ("ratings", "评价数", "ratings"),
            ("satisfied", "满意数", "satisfied"), ("base", "基础分", "base"),

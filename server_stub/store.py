@@ -44,13 +44,15 @@ import redis
 
 from edge_agent.journal import GENESIS, Record
 from edge_agent.rules.calendar import from_us
+from edge_agent.rules.vocabulary import FaultStatus, FaultVerdict, Source
 from server_stub import archive_files
 from server_stub.chain import EMPTY, Head, new_records
 from server_stub.errors import Rejection, schema_error
 from server_stub.keys import hall_key
 
-VERDICTS = ("device_fault", "not_device_fault")
-STATUS_OF = {"device_fault": "verified", "not_device_fault": "rejected"}
+VERDICTS = tuple(FaultVerdict)
+STATUS_OF = {FaultVerdict.DEVICE_FAULT: FaultStatus.VERIFIED,
+             FaultVerdict.NOT_DEVICE_FAULT: FaultStatus.REJECTED}
 CENTER_REF = re.compile(r"center-([1-9][0-9]{0,14})")
 # What marks a journal event the ref index may need (canonical JSON: no spaces), so the
 # other records are not parsed at ingest (one substring test a record).
@@ -470,9 +472,10 @@ def _entry(number: int, row: bytes) -> dict[str, Any]:
 
 def _record(device: str, ref: str, source: str, t_us: int, reason: str, filed_by: str,
             verification: bool) -> dict[str, Any]:
-    trusted = source == "it" or not verification
+    trusted = source == Source.IT or not verification
     return {"device": device, "ref": ref, "source": source, "t_us": t_us, "reason": reason,
-            "filed_by": filed_by, "status": "verified" if trusted else "unverified",
+            "filed_by": filed_by,
+            "status": FaultStatus.VERIFIED if trusted else FaultStatus.UNVERIFIED,
             "rulings": []}
 
 

@@ -24,12 +24,19 @@ from edge_agent.rules.model import (
     UNVERIFIED,
     VERIFIED,
     Decision,
-    Display,
+    DecisionReason,
+    DeviceKind,
     Event,
+    EventType,
     FaultReport,
+    FaultVerdict,
     Incident,
     IncidentChanged,
+    IncidentKind,
     Output,
+    Screen,
+    ScreenChange,
+    Source,
     TicketOpened,
 )
 
@@ -100,7 +107,7 @@ class CounterState:
     expired: bool = False  # in `invited` with an expired invitation
     pause: Pause | None = None
     last_accepted: int | None = None
-    screen: str = "closed"
+    screen: Screen = Screen.CLOSED
     # The latest reading of rules version 2 that decided here otherwise than version 1:
     # what explains a difference when a journal written under version 1 is replayed.
     reading: str | None = None
@@ -115,6 +122,10 @@ class CounterState:
             return "serving" if self.ticket.invited_at is None else "invited"
         return "invited" if self.expired else "idle"
 
+
+# The screen of each counter state with no rated or invited ticket.
+_STATE_SCREENS = {"closed": Screen.CLOSED, "paused": Screen.PAUSED, "idle": Screen.WELCOME,
+                  "serving": Screen.SERVING}
 
 # A deadline: (due, strict, seq, fire, ref). Strict ones fire only once time is past `due`,
 # the others once time reaches it; seq keeps equal deadlines in the order they were set.
@@ -151,23 +162,23 @@ class RulesEngine:
         self._fault_grace = round(r.fault_report_grace_min * 60 * US)
         self._penalty = dict(config.penalties)
         self._calendars: dict[str, WorkCalendar] = {}
-        self._handlers: dict[str, Callable[[Event, CounterState], None]] = {
-            "staff_login": self._staff_login,
-            "staff_logout": self._staff_logout,
-            "ticket_called": self._ticket_called,
-            "service_done": self._service_done,
-            "invite_cancel": self._invite_cancel,
-            "pause": self._pause,
-            "resume": self._resume,
-            "rating": self._rating,
-            "device_down": self._device_down,
-            "device_up": self._device_up,
-            "fault_report": self._fault_report,
-            "fault_cleared": self._fault_cleared,
-            "fault_verified": self._fault_verified,
+        self._handlers: dict[EventType, Callable[[Event, CounterState], None]] = {
+            EventType.STAFF_LOGIN: self._staff_login,
+            EventType.STAFF_LOGOUT: self._staff_logout,
+            EventType.TICKET_CALLED: self._ticket_called,
+            EventType.SERVICE_DONE: self._service_done,
+            EventType.INVITE_CANCEL: self._invite_cancel,
+            EventType.PAUSE: self._pause,
+            EventType.RESUME: self._resume,
+            EventType.RATING: self._rating,
+            EventType.DEVICE_DOWN: self._device_down,
+            EventType.DEVICE_UP: self._device_up,
+            EventType.FAULT_REPORT: self._fault_report,
+            EventType.FAULT_CLEARED: self._fault_cleared,
+            EventType.FAULT_VERIFIED: self._fault_verified,
         }
-        self._hall_handlers: dict[str, Callable[[Event], None]] = {
-            "system_outage": self._system_outage,
+        self._hall_handlers: dict[EventType, Callable[[Event], None]] = {
+            EventType.SYSTEM_OUTAGE: self._system_outage,
         }
 
     # --- public surface ------------------------------------------------------------------
@@ -236,7 +247,7 @@ class RulesEngine:
         self._outputs = []
         return out
 
-    def _incident(self, kind: str, counter: CounterState, t: int, line: int, *,
+    def _incident(self, kind: IncidentKind, counter: CounterState, t: int, line: int, *,
                   device: str | None = None, faults: list[FaultReport] | None = None,
                   gap: Gap | None = None) -> Incident:
         incident = Incident(line=line, t=t, counter=counter.id, kind=kind,
@@ -244,7 +255,8 @@ class RulesEngine:
                             device=device, faults=faults, system_outage=gap)
         if faults or gap is not None:
             _settle(incident)
-        waiting = self.rules_version < 2 and kind == "device_offline" and not incident.exempt
+        waiting = self.rules_version < 2 and kind == IncidentKind.DEVICE_OFFLINE \
+            and not incident.exempt
         if waiting or self._held:
             self._held.append([incident, waiting])
         else:
@@ -268,15 +280,14 @@ class RulesEngine:
     def _show(self, c: CounterState, t: int) -> None:
         state = c.state
         if state in ("serving", "invited") and c.ticket is not None and c.ticket.rated:
-            screen = "thanks"
+            screen = Screen.THANKS
         elif state == "invited":
-            screen = "welcome" if c.expired else "invite"
+            screen = Screen.WELCOME if c.expired else Screen.INVITE
         else:
-            screen = {"closed": "closed", "paused": "paused", "idle": "welcome",
-                      "serving": "serving"}[state]
+            screen = _STATE_SCREENS[state]
         if screen != c.screen:
             c.screen = screen
-            self._outputs.append(Display(t=t, counter=c.id, screen=screen, staff=c.staff))
+            self._outputs.append(ScreenChange(t=t, counter=c.id, screen=screen, staff=c.staff))
 
     def _new_counter(self, counter_id: str) -> CounterState:
         c = CounterState(counter_id)
@@ -301,9 +312,9 @@ class RulesEngine:
         if ticket.rated:
             return
         if ticket.invited_at is None:
-            self._incident("not_prompted", c, t, line, gap=ticket.gap)
+            self._incident(IncidentKind.NOT_PROMPTED, c, t, line, gap=ticket.gap)
         elif t - ticket.invited_at < self._min_invite:
-            self._incident("refused_evaluation", c, t, line, gap=ticket.gap)
+            self._incident(IncidentKind.REFUSED_EVALUATION, c, t, line, gap=ticket.gap)
 
     def _invite(self, c: CounterState, ticket: Ticket, t: int) -> None:
         ticket.invited_at = t
@@ -403,7 +414,7 @@ class RulesEngine:
         ticket = c.ticket
         if ticket is not None and ticket.invited_at is None:
             # the ticket is suspended
-            self._incident("left_mid_service", c, ev.t, ev.line, gap=ticket.gap)
+            self._incident(IncidentKind.LEFT_MID_SERVICE, c, ev.t, ev.line, gap=ticket.gap)
         else:
             self._end_ticket(c, ev.t, ev.line)
         c.expired = False
@@ -416,7 +427,7 @@ class RulesEngine:
     def _long_pause_due(self, due: int, pause: Pause) -> None:
         c = self.counters[pause.counter]
         if c.pause is pause:
-            self._incident("long_pause", c, due, pause.line, gap=pause.gap)
+            self._incident(IncidentKind.LONG_PAUSE, c, due, pause.line, gap=pause.gap)
 
     def _resume(self, ev: Event, c: CounterState) -> None:
         c.pause = None
@@ -428,37 +439,37 @@ class RulesEngine:
         at = t if ev.pressed is None else ev.pressed  # the press checks: when it was made
         ticket = c.ticket
         last = c.last_accepted
-        incident: str | None = "unbound_rating"
+        incident: IncidentKind | None = IncidentKind.UNBOUND_RATING
         if c.staff is None:
-            reason = "closed"
+            reason = DecisionReason.CLOSED
         elif c.pause is not None:
-            reason = "paused"
+            reason = DecisionReason.PAUSED
         elif last is not None and at - last <= self._grace:
-            reason, incident = "double_press", None
-        elif ev.source == "staff" or (
+            reason, incident = DecisionReason.DOUBLE_PRESS, None
+        elif ev.source == Source.STAFF or (
             ticket is not None and ticket.applicant is not None
             and ticket.applicant == c.staff_hash
         ):
-            reason = incident = "self_rating"
+            reason, incident = DecisionReason.SELF_RATING, IncidentKind.SELF_RATING
         elif ticket is None:
-            reason = "invite_expired" if c.expired else "no_service"
+            reason = DecisionReason.INVITE_EXPIRED if c.expired else DecisionReason.NO_SERVICE
         elif ticket.rated or (last is not None and at - last < self._interval):
-            reason = "already_rated" if ticket.rated else "too_soon"
-            incident = None if ticket.consecutive_flagged else "consecutive_rating"
+            reason = DecisionReason.ALREADY_RATED if ticket.rated else DecisionReason.TOO_SOON
+            incident = None if ticket.consecutive_flagged else IncidentKind.CONSECUTIVE_RATING
             ticket.consecutive_flagged = True
         else:
-            reason, incident = "accepted", None
+            reason, incident = DecisionReason.ACCEPTED, None
             ticket.rated = True
             c.last_accepted = at
         assert ev.level is not None
         self._outputs.append(Decision(  # positional: one of these per rating press
-            ev.line, t, c.id, reason == "accepted", reason,
+            ev.line, t, c.id, reason is DecisionReason.ACCEPTED, reason,
             ticket.id if ticket is not None else None,
             ticket.staff if ticket is not None else c.staff, ev.level))
         if incident is not None:
             self._incident(incident, c, t, ev.line,
                            gap=ticket.gap if ticket is not None and incident
-                           == "consecutive_rating" else None)
+                           is IncidentKind.CONSECUTIVE_RATING else None)
 
     # --- devices -------------------------------------------------------------------------
 
@@ -470,7 +481,7 @@ class RulesEngine:
 
     def _is_pad(self, device_id: str) -> bool:
         known = self.config.devices.get(device_id)
-        return known is None or known.kind == "pad"
+        return known is None or known.kind == DeviceKind.PAD
 
     def _device_down(self, ev: Event, c: CounterState) -> None:
         assert ev.device is not None
@@ -496,8 +507,8 @@ class RulesEngine:
         # Version 1: only a report open at this moment covered the outage.
         covers = outage.covers if self.rules_version >= 2 else list(d.open_reports)
         incident = outage.incident = self._incident(
-            "device_offline", c, t, outage.line, device=outage.device, faults=list(covers),
-            gap=outage.gap)
+            IncidentKind.DEVICE_OFFLINE, c, t, outage.line, device=outage.device,
+            faults=list(covers), gap=outage.gap)
         if covers:
             d.covered.append(incident)
         d.in_grace = [g for g in d.in_grace if g[0] >= t]
@@ -515,7 +526,7 @@ class RulesEngine:
     def _fault_report(self, ev: Event, c: CounterState) -> None:
         assert ev.device is not None
         d = self._device(ev.device)
-        trusted = ev.source == "it" or not self.config.rules.fault_verification \
+        trusted = ev.source == Source.IT or not self.config.rules.fault_verification \
             or self.rules_version < 2
         report = FaultReport(ev.device, c.id, ev.source, ev.ref, ev.line, ev.t,
                              VERIFIED if trusted else UNVERIFIED)
@@ -548,7 +559,7 @@ class RulesEngine:
         assert ev.device is not None
         d = self._device(ev.device)
         report = d.latest if ev.ref is None else d.by_ref.get(ev.ref)
-        status = VERIFIED if ev.verdict == "device_fault" else REJECTED
+        status = VERIFIED if ev.verdict == FaultVerdict.DEVICE_FAULT else REJECTED
         if report is None or report.status == status:
             return  # a ruling that matches no report, or repeats one, changes nothing
         report.status = status

@@ -8,36 +8,70 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-EVENT_TYPES = (
-    "staff_login",
-    "staff_logout",
-    "ticket_called",
-    "service_done",
-    "invite_cancel",
-    "pause",
-    "resume",
-    "rating",
-    "device_down",
-    "device_up",
-    "fault_report",
-    "fault_cleared",
-    "fault_verified",
-    "system_outage",
+from edge_agent.rules.vocabulary import (
+    FAULT_SOURCES,
+    RATING_SOURCES,
+    DecisionReason,
+    DeviceKind,
+    DeviceLink,
+    EventType,
+    FaultStatus,
+    FaultVerdict,
+    IncidentKind,
+    Level,
+    Scale,
+    Screen,
+    Source,
 )
+
+__all__ = [  # the vocabulary, re-exported where the model's names were always imported
+    "EVENT_TYPES",
+    "FAULT_SOURCES",
+    "FIVE_LEVELS",
+    "HALL",
+    "LEVEL_POINTS",
+    "REJECTED",
+    "RULES_VERSION",
+    "SATISFIED_LEVELS",
+    "SOURCES",
+    "UNVERIFIED",
+    "VERDICTS",
+    "VERIFIED",
+    "Decision",
+    "DecisionReason",
+    "DeviceKind",
+    "DeviceLink",
+    "Event",
+    "EventType",
+    "FaultReport",
+    "FaultStatus",
+    "FaultVerdict",
+    "Incident",
+    "IncidentChanged",
+    "IncidentKind",
+    "Level",
+    "Output",
+    "Scale",
+    "Screen",
+    "ScreenChange",
+    "Source",
+    "TicketOpened",
+]
+
+EVENT_TYPES = tuple(EventType)
 HALL = "*"  # the counter of an event about the whole hall (a system outage)
-FIVE_LEVELS = ("very_satisfied", "satisfied", "basic", "unsatisfied", "very_unsatisfied")
+FIVE_LEVELS = tuple(Level)
 # Points of each level in the month's base score (RULES.md §5).
-LEVEL_POINTS = {
-    "binary": {"satisfied": 5, "unsatisfied": 0},
-    "five": {"very_satisfied": 5, "satisfied": 4, "basic": 3, "unsatisfied": 1,
-             "very_unsatisfied": 0},
+LEVEL_POINTS: dict[str, dict[Level, int]] = {
+    Scale.BINARY: {Level.SATISFIED: 5, Level.UNSATISFIED: 0},
+    Scale.FIVE: {Level.VERY_SATISFIED: 5, Level.SATISFIED: 4, Level.BASIC: 3,
+                 Level.UNSATISFIED: 1, Level.VERY_UNSATISFIED: 0},
 }
-SATISFIED_LEVELS = frozenset({"very_satisfied", "satisfied", "basic"})
-SOURCES = ("pad", "staff")  # of a rating press
-FAULT_SOURCES = ("staff", "pad", "it")  # of a fault report (报修): who filed it
-VERDICTS = ("device_fault", "not_device_fault")  # the IT department's ruling (查实)
+SATISFIED_LEVELS = frozenset({Level.VERY_SATISFIED, Level.SATISFIED, Level.BASIC})
+SOURCES = RATING_SOURCES  # of a rating press
+VERDICTS = tuple(FaultVerdict)  # the IT department's ruling (查实)
 # A fault report's status (RULES.md §3 "Device faults: reported, then verified").
-UNVERIFIED, VERIFIED, REJECTED = "unverified", "verified", "rejected"
+UNVERIFIED, VERIFIED, REJECTED = FaultStatus
 # The rules version this code implements; journals record the version they were written under.
 RULES_VERSION = 2
 
@@ -45,19 +79,19 @@ RULES_VERSION = 2
 @dataclass(slots=True)
 class Event:
     t: int
-    type: str
+    type: EventType
     counter: str
     line: int = 0
     staff: str | None = None
     id_hash: str | None = None
     ticket: str | None = None
     applicant: str | None = None
-    level: str | None = None
-    source: str = "pad"
+    level: Level | None = None
+    source: Source = Source.PAD
     device: str | None = None
     reason: str | None = None
     ref: str | None = None  # fault_report / fault_verified: the repair record's number
-    verdict: str | None = None  # fault_verified: one of VERDICTS
+    verdict: FaultVerdict | None = None  # fault_verified
     # A rating that reached the engine late (a pad's stored press, a slow bus): when the
     # citizen pressed, earlier than `t`. The press checks measure from it (rules.md).
     pressed: int | None = None
@@ -73,10 +107,10 @@ class Decision:
     t: int
     counter: str
     accepted: bool
-    reason: str
+    reason: DecisionReason
     ticket: str | None
     staff: str | None  # accepted: the staff logged in when the ticket was called
-    level: str
+    level: Level
 
 
 @dataclass(slots=True, eq=False)
@@ -85,11 +119,11 @@ class FaultReport:
 
     device: str
     counter: str
-    source: str  # one of FAULT_SOURCES
+    source: Source  # one of FAULT_SOURCES
     ref: str | None
     line: int
     t: int
-    status: str  # UNVERIFIED, VERIFIED or REJECTED
+    status: FaultStatus
     open: bool = True  # until fault_cleared for its device
 
 
@@ -98,7 +132,7 @@ class Incident:
     line: int
     t: int
     counter: str
-    kind: str
+    kind: IncidentKind
     penalty: float
     staff: str | None
     # Not deducted: a covering fault report is verified (device_offline only).
@@ -137,13 +171,13 @@ class TicketOpened:
 
 
 @dataclass(slots=True)
-class Display:
-    """What a counter's pad and sign should show now."""
+class ScreenChange:
+    """What a counter's pad and sign should show now (a change of its screen)."""
 
     t: int
     counter: str
-    screen: str
+    screen: Screen
     staff: str | None
 
 
-Output = Decision | Incident | IncidentChanged | TicketOpened | Display
+Output = Decision | Incident | IncidentChanged | TicketOpened | ScreenChange

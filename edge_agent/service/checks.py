@@ -14,11 +14,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from edge_agent.config import ConfigError, DeviceConfig, HallConfig, load_config
+from edge_agent.rules.vocabulary import (
+    EVDEV_KINDS,
+    FRAME_KINDS,
+    FRAME_LINKS,
+    SERIAL_LINKS,
+    DeviceKind,
+    DeviceLink,
+    Scale,
+)
 
-SERIAL_LINKS = ("usb", "rs485")
-FRAME_LINKS = (*SERIAL_LINKS, "mqtt")  # devices that send sealed frames (docs/protocol.md)
-FRAME_KINDS = ("pad", "sign")  # what a frame link can carry
-EVDEV_KINDS = ("pad", "keypad", "badge")
+__all__ = ["EVDEV_KINDS", "FRAME_KINDS", "FRAME_LINKS", "P2P_ADDRESS", "SERIAL_LINKS",
+           "check_evdev_device", "check_frame_device", "check_live", "check_port",
+           "expected_address", "load_live_config"]
 P2P_ADDRESS = 1  # the address a USB or MQTT pad sends when the file sets none
 
 
@@ -63,7 +71,7 @@ def check_frame_device(d: DeviceConfig) -> None:
     if d.key is None:
         raise ConfigError(f"{where} key: missing; a {d.kind} on link {d.link} seals its "
                           "frames with its key (64 hex digits, written by tools/provision)")
-    if d.link == "mqtt" and d.port:
+    if d.link == DeviceLink.MQTT and d.port:
         raise ConfigError(f"{where} port: an mqtt device has no port (its topics are "
                           "hall/<hall>/<counter>/<device>/...)")
     if d.address is not None and not 1 <= d.address <= 247:
@@ -95,7 +103,7 @@ def check_port(port: str, devices: list[DeviceConfig]) -> bool:
     if len(links) > 1 or not links <= set(SERIAL_LINKS):
         raise ConfigError(f"[devices.{devices[-1].id}] port: {port} has devices {ids}, which "
                           f"must all be usb or all rs485, got {', '.join(sorted(links))}")
-    if links == {"usb"}:
+    if links == {DeviceLink.USB}:
         if len(devices) > 1:
             raise ConfigError(f"[devices.{devices[-1].id}] port: {port} is a usb port and "
                               f"carries one device, got {ids}")
@@ -120,9 +128,9 @@ def _check_bus(port: str, devices: list[DeviceConfig]) -> None:
 
 def _warnings(config: HallConfig) -> list[str]:
     out = []
-    if config.scale == "binary":
+    if config.scale == Scale.BINARY:
         for d in sorted(config.devices.values(), key=lambda d: d.id):
-            if d.kind == "pad" and d.keys == 5:
+            if d.kind == DeviceKind.PAD and d.keys == 5:
                 out.append(
                     f"[devices.{d.id}] keys: a 5-key pad in a binary hall ([scale] kind): "
                     "非常满意, 满意 and 基本满意 count as 满意, 不满意 and 非常不满意 as 不满意")

@@ -28,7 +28,18 @@ from edge_agent.outbox import Outbox
 from edge_agent.records import FaultRecord, event_record, fault_reason, outcome_dict
 from edge_agent.rules.calendar import from_us
 from edge_agent.rules.engine import CounterState
-from edge_agent.rules.model import HALL, Display, Event, Output
+from edge_agent.rules.model import (
+    HALL,
+    SATISFIED_LEVELS,
+    Event,
+    EventType,
+    Level,
+    Output,
+    Scale,
+    Screen,
+    ScreenChange,
+    Source,
+)
 from edge_agent.service.checks import FRAME_LINKS, expected_address
 from edge_agent.service.clock import WALL, TimeSource
 from edge_agent.service.devices import DeviceTable, link_name
@@ -49,14 +60,14 @@ from edge_agent.service.pad_view import PadView, pad_text
 from edge_agent.service.status import snapshot
 from edge_agent.timeline import EventParser, format_time
 from edge_agent.wire import (
+    SCREEN_CODES,
     Encoder,
     Fault,
+    FrameRejection,
     Message,
     PauseKey,
     Press,
-    Rejection,
     Result,
-    Screen,
     SelfTest,
     SeqGuard,
 )
@@ -70,10 +81,6 @@ def repair_ref(device: str, t_us: int, tz: ZoneInfo) -> str:
     """The ref of a repair record the agent files: ``{device}-{YYYYMMDDHHMMSS}`` in the
     hall's local time (``P-A01-20260302091500``)."""
     return f"{device}-{from_us(t_us, tz):%Y%m%d%H%M%S}"
-
-
-SCREENS = {"closed": Screen.CLOSED, "welcome": Screen.WELCOME, "serving": Screen.WELCOME,
-           "invite": Screen.INVITE, "thanks": Screen.THANKS, "paused": Screen.PAUSED}
 
 
 @dataclass(slots=True)
@@ -172,7 +179,7 @@ class Core:
         if since is None or now <= since:
             return
         batch = TurnCommit()
-        self._event(Event(since, "system_outage", HALL, until=now,
+        self._event(Event(since, EventType.SYSTEM_OUTAGE, HALL, until=now,
                           reason=f"agent boot {self.boot}: not listening since its last record"),
                     batch)
         self.journal.append_many(batch.entries)
@@ -301,7 +308,7 @@ class Core:
             self._center_fault(item, now, batch)
 
     def _frame(self, result: Result, t_us: int, source: str, batch: TurnCommit) -> None:
-        if isinstance(result, Rejection):
+        if isinstance(result, FrameRejection):
             # The decoder counted it already.
             self._refuse(result.reason.value, result.device or source, count=False)
             return
@@ -331,41 +338,43 @@ class Core:
         wire = {"device": m.device, "boot": m.boot, "seq": m.seq}
         ev: Event | None = None
         if isinstance(body, Press):
-            ev = Event(t, "rating", device.counter, level=self._level(body.level),
-                       source="pad", device=m.device)
+            ev = Event(t, EventType.RATING, device.counter, level=self._level(body.level),
+                       source=Source.PAD, device=m.device)
         elif isinstance(body, PauseKey):
             ev = self._pause_toggle(device.counter, t)
         elif isinstance(body, SelfTest):
             ev = self._selftest(m.device, device.counter, body, t)
         elif isinstance(body, Fault):
-            ev = self._fault_event(t, "fault_report" if body.active else "fault_cleared",
-                                   device.counter, m.device, "pad",
+            ev = self._fault_event(t, EventType.FAULT_REPORT if body.active
+                                   else EventType.FAULT_CLEARED,
+                                   device.counter, m.device, Source.PAD,
                                    f"pad fault: {body.code} ({body.detail})")
         if ev is not None:  # a passing self-test is only acked: nothing to count
             self._event(ev, batch, wire=wire)
 
-    def _level(self, level: str) -> str:
-        if self.config.scale == "five":
+    def _level(self, level: Level) -> Level:
+        if self.config.scale == Scale.FIVE:
             return level
         # A 2-key pad sends satisfied / unsatisfied; a 5-key pad on a binary hall folds.
-        return "satisfied" if level in ("very_satisfied", "satisfied", "basic") \
-            else "unsatisfied"
+        return Level.SATISFIED if level in SATISFIED_LEVELS else Level.UNSATISFIED
 
     def _selftest(self, device: str, counter: str, body: SelfTest, t: int) -> Event | None:
         health = self.devices.health[device]
         if body.failed:
             health.selftest_failed = True
-            return self._fault_event(t, "fault_report", counter, device, "pad",
+            return self._fault_event(t, EventType.FAULT_REPORT, counter, device, Source.PAD,
                                      "selftest failed: " + ", ".join(body.failed))
         if health.selftest_failed:
             health.selftest_failed = False
-            return Event(t, "fault_cleared", counter, device=device, reason="selftest passed")
+            return Event(t, EventType.FAULT_CLEARED, counter, device=device,
+                         reason="selftest passed")
         return None
 
     def _pause_toggle(self, counter: str, t: int) -> Event:
         state = self.engine.counters.get(counter)
         paused = state is not None and state.state == "paused"
-        return Event(t, "resume" if paused else "pause", counter, source="staff")
+        return Event(t, EventType.RESUME if paused else EventType.PAUSE, counter,
+                     source=Source.STAFF)
 
     def _link_state(self, device: str, item: LinkState, batch: TurnCommit) -> None:
         if device not in self.devices.by_id:
@@ -396,7 +405,7 @@ class Core:
             return
         health.online = online
         counter = self.devices.by_id[device].counter
-        self._event(Event(t_us, "device_up" if online else "device_down", counter,
+        self._event(Event(t_us, EventType.DEVICE_UP if online else EventType.DEVICE_DOWN, counter,
                           device=device, reason=why), batch)
         if online:
             batch.woke.append(device)
@@ -409,15 +418,17 @@ class Core:
         c, t = device.counter, item.t_us
         seq = self.journal.next_seq(len(batch.entries))
         events: dict[str, Callable[[], Event | None]] = {
-            "rate": lambda: Event(t, "rating", c, level=self._level(item.level or ""),
-                                  source="pad" if device.kind == "pad" else "staff",
-                                  device=device.id),
-            "call_next": lambda: Event(t, "ticket_called", c, ticket=f"{c}-K{seq}"),
-            "invite": lambda: Event(t, "service_done", c),
+            "rate": lambda: None if item.level is None else Event(
+                t, EventType.RATING, c, level=self._level(item.level),
+                source=Source.PAD if device.kind == "pad" else Source.STAFF, device=device.id),
+            "call_next": lambda: Event(t, EventType.TICKET_CALLED, c, ticket=f"{c}-K{seq}"),
+            "invite": lambda: Event(t, EventType.SERVICE_DONE, c),
             "pause_toggle": lambda: self._pause_toggle(c, t),
-            "cancel_invite": lambda: Event(t, "invite_cancel", c),
-            "fault": lambda: self._pad_fault(c, t, "fault_report", "staff keypad report"),
-            "fault_cleared": lambda: self._pad_fault(c, t, "fault_cleared", "staff keypad"),
+            "cancel_invite": lambda: Event(t, EventType.INVITE_CANCEL, c),
+            "fault": lambda: self._pad_fault(c, t, EventType.FAULT_REPORT,
+                                             "staff keypad report"),
+            "fault_cleared": lambda: self._pad_fault(c, t, EventType.FAULT_CLEARED,
+                                                     "staff keypad"),
         }
         make = events.get(item.action)
         ev = make() if make is not None else None
@@ -426,14 +437,14 @@ class Core:
             return
         self._event(ev, batch)
 
-    def _pad_fault(self, counter: str, t: int, kind: str, why: str) -> Event | None:
+    def _pad_fault(self, counter: str, t: int, kind: EventType, why: str) -> Event | None:
         pads = self.devices.at_counter(counter, "pad")
         if not pads:
             return None
         self.devices.health[pads[0].id].fault = kind == "fault_report"
-        return self._fault_event(t, kind, counter, pads[0].id, "staff", why)
+        return self._fault_event(t, kind, counter, pads[0].id, Source.STAFF, why)
 
-    def _fault_event(self, t: int, kind: str, counter: str, device: str, source: str,
+    def _fault_event(self, t: int, kind: EventType, counter: str, device: str, source: Source,
                      why: str) -> Event:
         """A fault report the agent originates (the keypad's fault key: source "staff"; a
         pad's self-test or fault frame: "pad") gets its repair-record ref here, so the IT
@@ -452,9 +463,9 @@ class Core:
         state = self.engine.counters.get(device.counter)
         if state is not None and state.staff == staff.id and self._same_day(state.login_at,
                                                                             item.t_us):
-            ev = Event(item.t_us, "staff_logout", device.counter, staff=staff.id)
+            ev = Event(item.t_us, EventType.STAFF_LOGOUT, device.counter, staff=staff.id)
         else:
-            ev = Event(item.t_us, "staff_login", device.counter, staff=staff.id,
+            ev = Event(item.t_us, EventType.STAFF_LOGIN, device.counter, staff=staff.id,
                        id_hash=staff.id_hash)
         self._event(ev, batch)
 
@@ -513,12 +524,12 @@ class Core:
         if item.type == "staff_login":
             assert item.staff is not None  # parse_report checked
             member = self.config.service.staff.get(item.staff)
-            return Event(t, "staff_login", c, staff=item.staff,
+            return Event(t, EventType.STAFF_LOGIN, c, staff=item.staff,
                          id_hash=member.id_hash if member else None)
         if item.type == "staff_logout":
-            return Event(t, "staff_logout", c, staff=state.staff if state else None)
+            return Event(t, EventType.STAFF_LOGOUT, c, staff=state.staff if state else None)
         if item.type in ("pause", "resume"):
-            return Event(t, item.type, c, source="staff")
+            return Event(t, item.type, c, source=Source.STAFF)
         return Event(t, item.type, c, ticket=item.ticket, applicant=item.applicant)
 
     def _retried(self, item: QueueReport, state: CounterState | None) -> bool:
@@ -538,15 +549,15 @@ class Core:
         reason = fault_reason(item)
         kind = item.entry_kind
         if kind == "ruling":
-            ev = Event(now, "fault_verified", device.counter, device=device.id,
+            ev = Event(now, EventType.FAULT_VERIFIED, device.counter, device=device.id,
                        reason=reason, ref=item.fault_ref, verdict=item.verdict)
         elif kind == "report":
             self.devices.health[device.id].fault = True
-            ev = Event(item.t_us, "fault_report", device.counter, device=device.id,
+            ev = Event(item.t_us, EventType.FAULT_REPORT, device.counter, device=device.id,
                        reason=reason, source=item.source, ref=f"center-{item.ref}")
         else:
             self.devices.health[device.id].fault = False
-            ev = Event(item.t_us, "fault_cleared", device.counter, device=device.id,
+            ev = Event(item.t_us, EventType.FAULT_CLEARED, device.counter, device=device.id,
                        reason=reason)
         self._event(ev, batch, center=item)  # its center_entry: the outbox's mark
 
@@ -571,7 +582,7 @@ class Core:
     def _commit(self, entry: Entry, outputs: list[Output], batch: TurnCommit) -> None:
         batch.entries.append(entry)
         for o in outputs:
-            if isinstance(o, Display):
+            if isinstance(o, ScreenChange):
                 for device in self.devices.at_counter(o.counter, "pad", "sign"):
                     self._queue_screen(device.id, o.screen, o.staff, batch)
 
@@ -589,17 +600,18 @@ class Core:
         if d.kind not in ("pad", "sign"):
             return
         state = self.engine.counters.get(d.counter)
-        self._queue_screen(device, state.screen if state else "closed",
+        self._queue_screen(device, state.screen if state else Screen.CLOSED,
                            state.staff if state else None, batch)
 
-    def _queue_screen(self, device: str, screen: str, staff: str | None, batch: TurnCommit) -> None:
+    def _queue_screen(self, device: str, screen: Screen, staff: str | None,
+                      batch: TurnCommit) -> None:
         key = self.devices.key(device)
         d = self.devices.by_id[device]
         if key is None or link_name(d) is None:
             return
         text = pad_text(self.config, screen, staff)
         self.pad_view.sent(text)
-        frame = self.encoder.display(key, expected_address(d), SCREENS[screen], text)
+        frame = self.encoder.display(key, expected_address(d), SCREEN_CODES[screen], text)
         batch.sends.append((device, frame, False))
 
     def _send(self, device: str, frame: bytes, ack: bool) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from edge_agent.config import DeviceConfig, HallConfig
+from edge_agent.rules.vocabulary import DeviceLink
 from edge_agent.service.checks import FRAME_LINKS, SERIAL_LINKS, expected_address
 from edge_agent.wire import Decoder, DeviceKey, KeyLookup, SeqGuard
 
@@ -14,7 +15,7 @@ def link_name(device: DeviceConfig) -> str | None:
     """The name of the link that carries frames to the device (None: nothing to send)."""
     if device.link in SERIAL_LINKS:
         return f"serial:{device.port}"
-    if device.link == "mqtt":
+    if device.link == DeviceLink.MQTT:
         return "mqtt"
     return None
 
@@ -43,13 +44,13 @@ class DeviceTable:
             if d.key is None:
                 continue
             dk = DeviceKey(d.id, d.key)
-            if d.link == "rs485" and d.port and d.address is not None:
+            if d.link == DeviceLink.RS485 and d.port and d.address is not None:
                 ports.setdefault(d.port, {})[d.address] = dk
-            elif d.link == "usb" and d.port:
+            elif d.link == DeviceLink.USB and d.port:
                 # One device a port: the frame's address byte needs no lookup.
                 self._serial[d.port] = Decoder(_anywhere(dk), guard,
                                                address=expected_address(d))
-            elif d.link == "mqtt":
+            elif d.link == DeviceLink.MQTT:
                 self._mqtt[d.id] = Decoder(_anywhere(dk), guard, address=expected_address(d))
         for port, table in ports.items():
             self._serial[port] = Decoder(table.get, guard)

@@ -32,6 +32,7 @@ from typing import Any, Protocol
 import evdev
 
 from edge_agent.config import DeviceConfig, HallConfig
+from edge_agent.rules.vocabulary import DeviceKind, DeviceLink
 from edge_agent.service.checks import check_evdev_device
 from edge_agent.service.inputs import BadgeRead, Inbox, KeyAction, LinkState
 from edge_agent.service.keymap import BadgeDecoder, Card, Decoder, KeyDecoder, keymap_for
@@ -80,7 +81,7 @@ def open_input(path: str) -> InputSource:
 
 
 def decoder_for(device: DeviceConfig) -> Decoder:
-    if device.kind == "badge":
+    if device.kind == DeviceKind.BADGE:
         return BadgeDecoder()
     return KeyDecoder(keymap_for(device.kind, device.keys))
 
@@ -270,7 +271,7 @@ def _port(device: DeviceConfig) -> str:
 
 def evdev_links(config: HallConfig, now_us: Callable[[], int]) -> list[EvdevLink]:
     """One link for all of the hall's evdev devices, or none if it has none."""
-    devices = [d for d in config.devices.values() if d.link == "evdev"]
+    devices = [d for d in config.devices.values() if d.link == DeviceLink.EVDEV]
     paths: dict[str, str] = {}
     for d in devices:
         check_evdev_device(d, paths)

@@ -10,7 +10,7 @@ A report is answered only once the core has journaled it (or refused it), so a 2
 recorded: 200 {"ok": true}; 409 / 422 {"ok": false, "error": reason} when the core refused it;
 503 when the core did not answer in time (the report is still on the inbox and may yet be
 journaled). Refusals at the door: 401 token, 404 path, 405 method, 411 no Content-Length,
-413 body too large, 400 a bad body (the ReportError's message). Each refusal is counted by
+413 body too large, 400 a bad body (the QueueReportError's message). Each refusal is counted by
 reason; the first of each reason from each client is logged (later ones only counted, so a
 misconfigured queue system cannot flood the log). The applicant's ID number is hashed by
 parse_report and never logged.
@@ -37,7 +37,7 @@ from edge_agent.service.http_common import (
     scrub,
 )
 from edge_agent.service.inputs import Inbox
-from edge_agent.service.queue_report import MAX_BODY, ReportError, parse_report
+from edge_agent.service.queue_report import MAX_BODY, QueueReportError, parse_report
 
 log = logging.getLogger("edge_agent.hook")
 
@@ -138,7 +138,7 @@ class QueueHook:
         try:
             report = parse_report(body, self._salt, self._counters, self._now_us(),
                                   self._staff)
-        except ReportError as exc:
+        except QueueReportError as exc:
             return Outcome(HTTPStatus.BAD_REQUEST, "bad_report", str(exc))
         if not self._slots.acquire(blocking=False):
             return Outcome(HTTPStatus.SERVICE_UNAVAILABLE, "busy",

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from edge_agent.records import FaultRecord
+from edge_agent.rules.vocabulary import EventType, Level
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,7 @@ class KeyAction:
     device: str
     action: str
     t_us: int
-    level: str | None = None
+    level: Level | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +78,7 @@ class QueueReport:
     The applicant's ID number never gets here: only its salted hash."""
 
     counter: str
-    type: str  # queue_report.TYPES
+    type: EventType  # queue_report.TYPES
     t_us: int
     ticket: str | None = None
     applicant: str | None = None  # "h:<hex>" salted hash

@@ -40,7 +40,7 @@ from typing import Protocol
 
 from evdev import InputEvent, ecodes
 
-from edge_agent.rules.model import FIVE_LEVELS
+from edge_agent.rules.model import FIVE_LEVELS, DeviceKind, Level
 
 KEY_DOWN = 1
 BADGE_TIMEOUT_US = 1_000_000
@@ -52,7 +52,7 @@ class Press:
     """A keypad key's meaning: an action of inputs.KeyAction, with its level for "rate"."""
 
     action: str
-    level: str | None = None
+    level: Level | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +104,8 @@ def _with_twins(keys: Mapping[int, Press]) -> dict[int, Press]:
 
 
 PAD_KEYMAPS: Mapping[int, Keymap] = {
-    2: _with_twins({ecodes.KEY_KP1: Press("rate", "satisfied"),
-                    ecodes.KEY_KP3: Press("rate", "unsatisfied")}),
+    2: _with_twins({ecodes.KEY_KP1: Press("rate", Level.SATISFIED),
+                    ecodes.KEY_KP3: Press("rate", Level.UNSATISFIED)}),
     5: _with_twins({_KP_DIGITS[i + 1]: Press("rate", level)
                     for i, level in enumerate(FIVE_LEVELS)}),
 }
@@ -122,9 +122,9 @@ STAFF_KEYMAP: Keymap = _with_twins({
 def keymap_for(kind: str, keys: int = 2) -> Keymap:
     """The default keymap of a keypad device: a citizen pad with `keys` keys, or a staff
     keypad. ValueError for anything else (a badge reader has no keymap)."""
-    if kind == "keypad":
+    if kind == DeviceKind.KEYPAD:
         return STAFF_KEYMAP
-    if kind == "pad" and keys in PAD_KEYMAPS:
+    if kind == DeviceKind.PAD and keys in PAD_KEYMAPS:
         return PAD_KEYMAPS[keys]
     raise ValueError(f"no keymap for a {kind!r} with {keys} keys "
                      "(evdev keypads: kind pad with keys 2 or 5, or kind keypad)")

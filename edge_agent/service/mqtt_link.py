@@ -31,7 +31,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from edge_agent.config import HallConfig
 from edge_agent.service.inputs import Inbox, Item, LinkState, MqttFrame, QueueReport
-from edge_agent.service.queue_report import ReportError, parse_report, report_id
+from edge_agent.service.queue_report import QueueReportError, parse_report, report_id
 from edge_agent.service.send_queue import AckFirstQueue
 from edge_agent.wire.protocol import MAX_RAW
 
@@ -187,7 +187,7 @@ class MqttLink:
         try:
             report = parse_report(body, self._salt, self._counters, self._now_us(),
                                   self._staff)
-        except ReportError as exc:  # its message never quotes the applicant's ID number
+        except QueueReportError as exc:  # its message never quotes the applicant's ID number
             self._refuse("bad_queue_report", topic, str(exc))
             self.answer({"id": report_id(body), "ok": False, "error": str(exc)})
             return None

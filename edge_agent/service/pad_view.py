@@ -21,9 +21,10 @@ from typing import Any
 from edge_agent.config import DeviceConfig, HallConfig
 from edge_agent.pad_render import FIRMWARE, SCREENS, PadRenderer
 from edge_agent.padfont import SMALL_FILE, codepoints, font_dir
+from edge_agent.rules.vocabulary import FRAME_KINDS, Screen
 
 log = logging.getLogger("edge_agent.pad_view")
-NAMED_SCREENS = ("invite", "serving", "welcome")
+NAMED_SCREENS = (Screen.INVITE, Screen.SERVING, Screen.WELCOME)
 CACHE_MAX = 512
 MISSING_MAX = 100  # names listed on the status page
 
@@ -96,9 +97,9 @@ class PadView:
     def image(self, device: DeviceConfig, screen: str, staff: str | None) -> str | None:
         """The device's screen: the display's 1024 bytes (128x64, MONO_VLSB), base64; None
         until the drawer has drawn it (the next snapshot has it)."""
-        if not self._drawable or device.kind not in ("pad", "sign"):
+        if not self._drawable or device.kind not in FRAME_KINDS:
             return None
-        shown = "welcome" if screen == "serving" else screen
+        shown = Screen.WELCOME if screen == Screen.SERVING else screen
         if shown not in SCREENS:
             return None
         text = pad_text(self._config, screen, staff)

@@ -28,16 +28,19 @@ import re
 from collections.abc import Collection
 from typing import Any
 
+from edge_agent.rules.vocabulary import EventType
 from edge_agent.service.inputs import QueueReport
 
-TYPES = ("ticket_called", "service_done", "staff_login", "staff_logout", "pause", "resume")
+TYPES = (EventType.TICKET_CALLED, EventType.SERVICE_DONE, EventType.STAFF_LOGIN,
+         EventType.STAFF_LOGOUT, EventType.PAUSE, EventType.RESUME)
+_TYPE_WORDS = {kind.value: kind for kind in TYPES}
 FIELDS = {"counter", "type", "ticket", "applicant_id", "staff", "id"}
 MAX_BODY = 4096
 _ID_NUMBER = re.compile(r"^[0-9A-Za-z]{6,32}$")
 _TICKET = re.compile(r"^[^\x00-\x1f]{1,32}$")
 
 
-class ReportError(ValueError):
+class QueueReportError(ValueError):
     """A report refused; the message says why (it is what the hook answers)."""
 
 
@@ -61,38 +64,39 @@ def parse_report(body: bytes, salt: str, counters: Collection[str], t_us: int,
                  staff: Collection[str] = ()) -> QueueReport:
     """`counters`: the ids a report may name; `staff`: the hall's staff ids."""
     if len(body) > MAX_BODY:
-        raise ReportError(f"body of {len(body)} bytes, at most {MAX_BODY}")
+        raise QueueReportError(f"body of {len(body)} bytes, at most {MAX_BODY}")
     try:
         obj: Any = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ReportError(f"not JSON: {exc}") from None
+        raise QueueReportError(f"not JSON: {exc}") from None
     if not isinstance(obj, dict):
-        raise ReportError("a report must be a JSON object")
+        raise QueueReportError("a report must be a JSON object")
     unknown = set(obj) - FIELDS
     if unknown:
-        raise ReportError(f"unknown field(s): {', '.join(sorted(unknown))}")
+        raise QueueReportError(f"unknown field(s): {', '.join(sorted(unknown))}")
     counter, kind = obj.get("counter"), obj.get("type")
     if not isinstance(counter, str) or counter not in counters:
-        raise ReportError(f"unknown counter {counter!r}")
-    if kind not in TYPES:
-        raise ReportError(f"type must be one of {', '.join(TYPES)}, got {kind!r}")
+        raise QueueReportError(f"unknown counter {counter!r}")
+    if not isinstance(kind, str) or kind not in _TYPE_WORDS:
+        raise QueueReportError(f"type must be one of {', '.join(TYPES)}, got {kind!r}")
+    kind = _TYPE_WORDS[kind]
     ticket = obj.get("ticket")
     if kind == "ticket_called" and (not isinstance(ticket, str) or not _TICKET.match(ticket)):
-        raise ReportError("a ticket_called report needs \"ticket\": 1-32 printable characters")
+        raise QueueReportError("a ticket_called report needs \"ticket\": 1-32 printable characters")
     if ticket is not None and (not isinstance(ticket, str) or not _TICKET.match(ticket)):
-        raise ReportError("ticket must be 1-32 printable characters")
+        raise QueueReportError("ticket must be 1-32 printable characters")
     if kind not in ("ticket_called", "service_done") and (
             ticket is not None or obj.get("applicant_id") is not None):
-        raise ReportError(f"ticket and applicant_id belong to ticket_called / service_done, "
+        raise QueueReportError(f"ticket and applicant_id belong to ticket_called / service_done, "
                           f"not {kind}")
     member = _staff(obj, kind, staff)
     rid = obj.get("id")
     if rid is not None and (not isinstance(rid, str) or not _TICKET.match(rid)):
-        raise ReportError("id must be 1-32 printable characters")
+        raise QueueReportError("id must be 1-32 printable characters")
     applicant = obj.get("applicant_id")
     if applicant is not None and (not isinstance(applicant, str)
                                   or not _ID_NUMBER.match(applicant.strip())):
-        raise ReportError("applicant_id must be 6-32 letters and digits (an ID number)")
+        raise QueueReportError("applicant_id must be 6-32 letters and digits (an ID number)")
     return QueueReport(counter=counter, type=kind, t_us=t_us,
                        ticket=ticket,
                        applicant=id_hash(salt, applicant) if applicant else None,
@@ -102,11 +106,11 @@ def parse_report(body: bytes, salt: str, counters: Collection[str], t_us: int,
 def _staff(obj: dict[str, Any], kind: str, known: Collection[str]) -> str | None:
     member = obj.get("staff")
     if kind == "staff_login" and member is None:
-        raise ReportError("a staff_login report needs \"staff\": a staff id of the hall file")
+        raise QueueReportError("a staff_login report needs \"staff\": a staff id of the hall file")
     if member is None:
         return None
     if kind not in ("staff_login", "staff_logout"):
-        raise ReportError(f"\"staff\" belongs to staff_login / staff_logout, not {kind}")
+        raise QueueReportError(f"\"staff\" belongs to staff_login / staff_logout, not {kind}")
     if not isinstance(member, str) or member not in known:
-        raise ReportError(f"unknown staff {member!r} (not a [staff.ID] of the hall file)")
+        raise QueueReportError(f"unknown staff {member!r} (not a [staff.ID] of the hall file)")
     return member

@@ -29,7 +29,7 @@ _COLUMNS = ("COUNTER", "NAME", "STATE", "STAFF", "DEVICES", "TICKETS", "RATINGS"
 _NUMERIC = frozenset(range(5, 9))  # right-aligned columns: TICKETS .. RATE
 
 
-class Unreachable(Exception):
+class StatusUnreachable(Exception):
     """No status from the agent; the message says why."""
 
 
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(exc), BAD_INPUT)
     try:
         snapshot = fetch(url, args.timeout)
-    except Unreachable as exc:
+    except StatusUnreachable as exc:
         return _fail(f"agent unreachable at {url}: {exc}", UNREACHABLE)
     try:
         if args.json:
@@ -109,17 +109,19 @@ def fetch(url: str, timeout_s: float) -> dict[str, Any]:
         with opener.open(url, timeout=timeout_s) as answer:
             body = answer.read(16 * 1024 * 1024)
     except urllib.error.HTTPError as exc:
-        raise Unreachable(f"it answered HTTP {exc.code} {exc.reason}") from None
+        raise StatusUnreachable(f"it answered HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:
-        raise Unreachable(_why(exc.reason)) from None
+        raise StatusUnreachable(_why(exc.reason)) from None
     except (OSError, ValueError) as exc:  # a timeout or reset while reading the answer
-        raise Unreachable(_why(exc)) from None
+        raise StatusUnreachable(_why(exc)) from None
     try:
         snapshot = json.loads(body)
     except ValueError:
-        raise Unreachable("its answer is not JSON (is that the agent's status page?)") from None
+        raise StatusUnreachable("its answer is not JSON (is that the agent's status page?)") \
+            from None
     if not isinstance(snapshot, dict):
-        raise Unreachable("its answer is not a status object (is that the agent's status page?)")
+        raise StatusUnreachable("its answer is not a status object (is that the agent's status "
+                                "page?)")
     return snapshot
 
 

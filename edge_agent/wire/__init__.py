@@ -1,15 +1,15 @@
 """The pad wire protocol v1, agent side (docs/protocol.md): decoding pad frames with replay
 protection, encoding acks, display commands and polls."""
 
-from edge_agent.wire.decoder import Decoder, Reason, Rejection, Result
+from edge_agent.wire.decoder import Decoder, FrameRejection, Reason, Result
 from edge_agent.wire.encoder import Encoder
 from edge_agent.wire.frame import seal, wire
 from edge_agent.wire.guard import SeqGuard, Verdict
 from edge_agent.wire.keys import DeviceKey, KeyLookup, lookup_for, parse_key
 from edge_agent.wire.protocol import (
+    SCREEN_CODES,
     Ack,
     Body,
-    Display,
     Fault,
     Heartbeat,
     Kind,
@@ -17,18 +17,20 @@ from edge_agent.wire.protocol import (
     PauseKey,
     Poll,
     Press,
-    Screen,
+    ScreenCode,
+    ScreenCommand,
     SelfTest,
 )
 
 __all__ = [
+    "SCREEN_CODES",
     "Ack",
     "Body",
     "Decoder",
     "DeviceKey",
-    "Display",
     "Encoder",
     "Fault",
+    "FrameRejection",
     "Heartbeat",
     "KeyLookup",
     "Kind",
@@ -37,9 +39,9 @@ __all__ = [
     "Poll",
     "Press",
     "Reason",
-    "Rejection",
     "Result",
-    "Screen",
+    "ScreenCode",
+    "ScreenCommand",
     "SelfTest",
     "SeqGuard",
     "Verdict",

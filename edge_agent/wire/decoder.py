@@ -1,5 +1,5 @@
 """Decoding frames from pads: a streaming decoder for serial lines and a single-frame one for
-MQTT. Never raises on input bytes: every frame is either a Message or a counted Rejection."""
+MQTT. Never raises on input bytes: every frame is either a Message or a counted FrameRejection."""
 
 from __future__ import annotations
 
@@ -34,13 +34,13 @@ class Reason(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class Rejection:
+class FrameRejection:
     reason: Reason
     address: int | None = None
     device: str | None = None
 
 
-Result = Message | Rejection
+Result = Message | FrameRejection
 
 
 class Decoder:
@@ -78,11 +78,11 @@ class Decoder:
             if end < 0:
                 return results
             if self._overflow:
-                results.append(self._reject(Rejection(Reason.OVERSIZE)))
+                results.append(self._reject(FrameRejection(Reason.OVERSIZE)))
             elif self._buf:
                 raw = cobs.decode(bytes(self._buf))
                 if raw is None:
-                    results.append(self._reject(Rejection(Reason.BAD_COBS)))
+                    results.append(self._reject(FrameRejection(Reason.BAD_COBS)))
                 else:
                     results.append(self.decode(raw))
             self._buf.clear()
@@ -92,35 +92,35 @@ class Decoder:
     def decode(self, raw: bytes) -> Result:
         """One raw frame (an MQTT payload, or a COBS-decoded serial frame)."""
         if len(raw) < MIN_RAW:
-            return self._reject(Rejection(Reason.TRUNCATED))
+            return self._reject(FrameRejection(Reason.TRUNCATED))
         if len(raw) > MAX_RAW:
-            return self._reject(Rejection(Reason.OVERSIZE))
+            return self._reject(FrameRejection(Reason.OVERSIZE))
         if not crc_ok(raw):
-            return self._reject(Rejection(Reason.BAD_CRC))
+            return self._reject(FrameRejection(Reason.BAD_CRC))
         version, address, kind_byte, boot, seq = HEAD.unpack_from(raw)
         if version != VERSION:
-            return self._reject(Rejection(Reason.BAD_VERSION, address))
+            return self._reject(FrameRejection(Reason.BAD_VERSION, address))
         try:
             kind = Kind(kind_byte)
         except ValueError:
-            return self._reject(Rejection(Reason.UNKNOWN_TYPE, address))
+            return self._reject(FrameRejection(Reason.UNKNOWN_TYPE, address))
         if kind.upstream != self._upstream:
-            return self._reject(Rejection(Reason.WRONG_DIRECTION, address))
+            return self._reject(FrameRejection(Reason.WRONG_DIRECTION, address))
         found = self._keys(address)
         if found is None:
-            return self._reject(Rejection(Reason.UNKNOWN_DEVICE, address))
+            return self._reject(FrameRejection(Reason.UNKNOWN_DEVICE, address))
         if not tag_ok(found.key, raw):
-            return self._reject(Rejection(Reason.BAD_TAG, address, found.device))
+            return self._reject(FrameRejection(Reason.BAD_TAG, address, found.device))
         if self._address is not None and address != self._address:
-            return self._reject(Rejection(Reason.WRONG_ADDRESS, address, found.device))
+            return self._reject(FrameRejection(Reason.WRONG_ADDRESS, address, found.device))
         body = parse(kind, payload(raw))
         if body is None:
-            return self._reject(Rejection(Reason.BAD_PAYLOAD, address, found.device))
+            return self._reject(FrameRejection(Reason.BAD_PAYLOAD, address, found.device))
         duplicate = False
         if self._guard is not None:
             verdict = self._guard.check(found.device, boot, seq)
             if verdict is Verdict.REPLAYED:
-                return self._reject(Rejection(Reason.REPLAYED_SEQ, address, found.device))
+                return self._reject(FrameRejection(Reason.REPLAYED_SEQ, address, found.device))
             duplicate = verdict is Verdict.DUPLICATE
         if duplicate:
             self.duplicates += 1
@@ -128,6 +128,6 @@ class Decoder:
             self.accepted += 1
         return Message(found.device, address, kind, boot, seq, body, duplicate)
 
-    def _reject(self, rejection: Rejection) -> Rejection:
+    def _reject(self, rejection: FrameRejection) -> FrameRejection:
         self.rejections[rejection.reason.value] += 1
         return rejection

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from edge_agent.wire import frame, payload
 from edge_agent.wire.keys import DeviceKey
-from edge_agent.wire.protocol import Kind, Screen
+from edge_agent.wire.protocol import Kind, ScreenCode
 
 
 class Encoder:
@@ -26,7 +26,7 @@ class Encoder:
     def ack(self, dest: DeviceKey, address: int, boot: int, seq: int) -> bytes:
         return self._seal(dest, address, Kind.ACK, payload.ack(boot, seq))
 
-    def display(self, dest: DeviceKey, address: int, screen: Screen, text: str = "") -> bytes:
+    def display(self, dest: DeviceKey, address: int, screen: ScreenCode, text: str = "") -> bytes:
         return self._seal(dest, address, Kind.DISPLAY, payload.display(screen, text))
 
     def poll(self, dest: DeviceKey, address: int) -> bytes:

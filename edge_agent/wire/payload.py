@@ -11,14 +11,14 @@ from edge_agent.wire.protocol import (
     MAX_TEXT,
     Ack,
     Body,
-    Display,
     Fault,
     Heartbeat,
     Kind,
     PauseKey,
     Poll,
     Press,
-    Screen,
+    ScreenCode,
+    ScreenCommand,
     SelfTest,
 )
 
@@ -38,13 +38,15 @@ def parse(kind: Kind, data: bytes) -> Body | None:
         return _event(kind, flags, age, data[_EVENT.size :])
     if kind is Kind.HEARTBEAT and len(data) == 7:
         uptime, outbox, screen, flags = struct.unpack(">IBBB", data)
-        return Heartbeat(uptime, outbox, Screen(screen), flags) if screen < len(Screen) else None
+        if screen >= len(ScreenCode):
+            return None
+        return Heartbeat(uptime, outbox, ScreenCode(screen), flags)
     if kind is Kind.ACK and len(data) == 6:
         boot, seq = struct.unpack(">HI", data)
         return Ack(boot, seq)
-    if kind is Kind.DISPLAY and 1 <= len(data) <= 1 + MAX_TEXT and data[0] < len(Screen):
+    if kind is Kind.DISPLAY and 1 <= len(data) <= 1 + MAX_TEXT and data[0] < len(ScreenCode):
         try:
-            return Display(Screen(data[0]), data[1:].decode("utf-8"))
+            return ScreenCommand(ScreenCode(data[0]), data[1:].decode("utf-8"))
         except UnicodeDecodeError:
             return None
     if kind is Kind.POLL and not data:
@@ -69,7 +71,7 @@ def ack(boot: int, seq: int) -> bytes:
     return struct.pack(">HI", boot, seq)
 
 
-def display(screen: Screen, text: str) -> bytes:
+def display(screen: ScreenCode, text: str) -> bytes:
     data = text.encode("utf-8")
     if len(data) > MAX_TEXT:
         # Cut at a character boundary so the pad never gets half a character.

@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from edge_agent.rules.vocabulary import Level, Screen
+
 VERSION = 1
 HEADER = 9
 TAG = 8
@@ -36,15 +38,24 @@ class Kind(enum.IntEnum):
         return self in (Kind.PRESS, Kind.PAUSE_KEY, Kind.SELFTEST, Kind.FAULT)
 
 
-LEVELS = ("very_satisfied", "satisfied", "basic", "unsatisfied", "very_unsatisfied")
+LEVELS = tuple(Level)  # a press's level number indexes this
 
 
-class Screen(enum.IntEnum):
+class ScreenCode(enum.IntEnum):
+    """A screen's number on the wire (the pad draws it with its own captions)."""
+
     CLOSED = 0
     WELCOME = 1
     INVITE = 2
     THANKS = 3
     PAUSED = 4
+
+
+# The wire number of each screen the rules engine picks (a pad shows its welcome while its
+# counter serves; the firmware draws the same screens: firmware/messages.py).
+SCREEN_CODES = {Screen.CLOSED: ScreenCode.CLOSED, Screen.WELCOME: ScreenCode.WELCOME,
+                Screen.SERVING: ScreenCode.WELCOME, Screen.INVITE: ScreenCode.INVITE,
+                Screen.THANKS: ScreenCode.THANKS, Screen.PAUSED: ScreenCode.PAUSED}
 
 
 CHECKS = ("config", "key", "flash", "keys_released", "display", "link")
@@ -54,7 +65,7 @@ FAULTS = {1: "key_stuck", 2: "display", 3: "flash", 4: "outbox_full", 5: "safe_m
 @dataclass(frozen=True)
 class Press:
     key: int
-    level: str
+    level: Level
     age_ms: int
     flags: int
 
@@ -69,7 +80,7 @@ class PauseKey:
 class Heartbeat:
     uptime_s: int
     outbox: int
-    screen: Screen
+    screen: ScreenCode
     flags: int
 
 
@@ -99,8 +110,10 @@ class Ack:
 
 
 @dataclass(frozen=True)
-class Display:
-    screen: Screen
+class ScreenCommand:
+    """A display frame's body: the screen to show and its caption."""
+
+    screen: ScreenCode
     text: str
 
 
@@ -109,7 +122,7 @@ class Poll:
     pass
 
 
-Body = Press | PauseKey | Heartbeat | SelfTest | Fault | Ack | Display | Poll
+Body = Press | PauseKey | Heartbeat | SelfTest | Fault | Ack | ScreenCommand | Poll
 
 
 @dataclass(frozen=True)

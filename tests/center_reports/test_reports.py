@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from edge_agent.config import parse_config
 from edge_agent.journal import ChainBroken
-from server_stub.reports import ReportError, month_report, render_csv, replay_month
+from server_stub.reports import ReportQueryError, month_report, render_csv, replay_month
 from tests.center_reports import (
     MONTH,
     Hall,
@@ -130,7 +130,7 @@ def test_a_rewritten_record_is_named(hall: Hall) -> None:
 
 @pytest.mark.parametrize("month", ["2026-3", "2026-13", "03-2026", ""])
 def test_a_bad_month_is_a_precise_error(month: str) -> None:
-    with pytest.raises(ReportError, match="month must be YYYY-MM"):
+    with pytest.raises(ReportQueryError, match="month must be YYYY-MM"):
         month_report([], parse_config('[hall]\nid = "x"\n'), month)
 
 
@@ -182,7 +182,7 @@ def test_csv_keeps_any_counter_id(report: dict[str, Any], ids: list[str]) -> Non
 
 
 def test_csv_refuses_a_bad_scope_or_a_non_report(report: dict[str, Any]) -> None:
-    with pytest.raises(ReportError, match="by must be 'counter' or 'staff', got 'hall'"):
+    with pytest.raises(ReportQueryError, match="by must be 'counter' or 'staff', got 'hall'"):
         render_csv(report, "hall")
-    with pytest.raises(ReportError, match="not a month report"):
+    with pytest.raises(ReportQueryError, match="not a month report"):
         render_csv({"counters": {}}, "counter")

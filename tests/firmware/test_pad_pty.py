@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_agent.wire import Kind, Message, Press, Screen, SelfTest
+from edge_agent.wire import Kind, Message, Press, ScreenCode, SelfTest
 from tests.firmware.pty_pad import DEVICE, Agent, PtyPad, pad_config, prepare_flash
 from tools.harness.pty_pair import PtyPair
 
@@ -81,6 +81,6 @@ def test_reboot_sends_the_unacked_press_again_from_flash(rig: tuple[PtyPad, Agen
 def test_display_command_reaches_the_pad(rig: tuple[PtyPad, Agent]) -> None:
     _, agent = rig
     agent.ack(agent.wait_for(lambda msg: msg.kind is Kind.SELFTEST))
-    agent.send(agent.encoder.display(DEVICE, 3, Screen.PAUSED, "暂停服务"))
+    agent.send(agent.encoder.display(DEVICE, 3, ScreenCode.PAUSED, "暂停服务"))
     beat = agent.wait_for(lambda msg: msg.kind is Kind.HEARTBEAT, timeout=12.0)
-    assert beat.body.screen is Screen.PAUSED  # type: ignore[union-attr]
+    assert beat.body.screen is ScreenCode.PAUSED  # type: ignore[union-attr]

@@ -13,7 +13,7 @@ from edge_agent.service.clock import ManualClock
 from edge_agent.service.core import Core
 from edge_agent.service.inputs import BadgeRead, KeyAction, LinkState, QueueReport, SerialBytes
 from edge_agent.timeline import EventParser
-from edge_agent.wire import Ack, Display, Screen
+from edge_agent.wire import Ack, ScreenCode, ScreenCommand
 from tests.service.core_kit import (
     MONDAY_9,
     PAD_KEY,
@@ -145,7 +145,7 @@ def test_a_silent_pad_goes_down_and_comes_back_when_heard(tmp_path: Path) -> Non
     assert ("device_down", "A01-sign") in types
     # Back online, the pad is told what to show.
     shown = [m.body for m in core.links["serial:/dev/ttyPAD"].decoded("A01-pad", PAD_KEY)]
-    assert isinstance(shown[-1], Display)
+    assert isinstance(shown[-1], ScreenCommand)
 
 
 def test_a_pad_its_link_reports_gone_is_down_only_once_silent(tmp_path: Path) -> None:
@@ -196,7 +196,8 @@ def test_displays_follow_the_counter(tmp_path: Path) -> None:
                    core.links["serial:/dev/ttyPAD"].decoded("A01-pad", PAD_KEY)]
     sign_screens = [m.body.screen for m in
                     core.links["serial:/dev/ttySIGN"].decoded("A01-sign", SIGN_KEY)]
-    assert pad_screens == [Screen.WELCOME, Screen.WELCOME, Screen.INVITE, Screen.PAUSED]
+    assert pad_screens == [ScreenCode.WELCOME, ScreenCode.WELCOME, ScreenCode.INVITE,
+                           ScreenCode.PAUSED]
     assert sign_screens == pad_screens
     invite = core.links["serial:/dev/ttyPAD"].decoded("A01-pad", PAD_KEY)[2].body
     assert invite.text == "Zhang\nS01"  # the name, then the staff number (工号)

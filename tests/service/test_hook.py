@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from edge_agent.service.hook import QueueHook, refusal_status
 from edge_agent.service.http_common import Handler, HttpService, scrub
 from edge_agent.service.inputs import Inbox, QueueReport, Stop
-from edge_agent.service.queue_report import MAX_BODY, ReportError, id_hash, parse_report
+from edge_agent.service.queue_report import MAX_BODY, QueueReportError, id_hash, parse_report
 
 TOKEN = "0123456789abcdef-queue"
 SALT = "salt-for-the-test-hall"
@@ -268,7 +268,7 @@ BAD_BODIES = [
 def test_a_bad_report_is_400_with_the_parser_s_message(hook: tuple[QueueHook, FakeCore],
                                                        body: bytes) -> None:
     server, core = hook
-    with pytest.raises(ReportError) as expected:
+    with pytest.raises(QueueReportError) as expected:
         parse_report(body, SALT, COUNTERS, NOW_US)
     status, answer, _ = post(server, body)
     assert (status, answer) == (400, {"ok": False, "error": str(expected.value)})
@@ -467,7 +467,7 @@ def test_any_body_gets_200_or_a_400_and_only_good_reports_reach_the_core() -> No
         def check(body: bytes) -> None:
             try:
                 expected = parse_report(body, SALT, COUNTERS, NOW_US)
-            except ReportError as exc:
+            except QueueReportError as exc:
                 assert request(conn, body)[:2] == (400, {"ok": False, "error": str(exc)})
                 return
             assert request(conn, body)[:2] == (200, {"ok": True})

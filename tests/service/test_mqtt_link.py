@@ -23,7 +23,7 @@ from edge_agent.service.inputs import Inbox, Item, LinkState, MqttFrame, QueueRe
 from edge_agent.service.mqtt_link import MqttLink
 from edge_agent.service.queue_report import id_hash
 from edge_agent.service.send_queue import AckFirstQueue
-from edge_agent.wire import Decoder, DeviceKey, Encoder, Kind, Message, Press, Screen, SeqGuard
+from edge_agent.wire import Decoder, DeviceKey, Encoder, Kind, Message, Press, ScreenCode, SeqGuard
 from edge_agent.wire.frame import seal
 from edge_agent.wire.protocol import MAX_RAW
 from tests.broker import Broker, running_broker
@@ -342,10 +342,10 @@ def test_frames_sent_while_the_broker_is_down_wait_bounded_then_go_out(mosq: Bro
     link = MqttLink(hall_config(mosq.port), clock, pending_limit=2, reconnect_s=(1, 1))
     link.start(queue.Queue())
     enc, dest = Encoder(boot=1), DeviceKey("A01-pad", KEY_A)
-    first = enc.display(dest, 3, Screen.INVITE, "张三")
+    first = enc.display(dest, 3, ScreenCode.INVITE, "张三")
     ack = enc.ack(dest, 3, boot=1, seq=5)
-    second = enc.display(dest, 3, Screen.THANKS)
-    last = enc.display(dest, 3, Screen.WELCOME)
+    second = enc.display(dest, 3, ScreenCode.THANKS)
+    last = enc.display(dest, 3, ScreenCode.WELCOME)
     try:
         for frame in (first, ack, second, last):
             assert link.send("A01-pad", frame, ack=frame is ack)

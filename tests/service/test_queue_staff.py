@@ -12,7 +12,7 @@ import pytest
 
 from edge_agent.service.clock import ManualClock
 from edge_agent.service.inputs import BadgeRead, KeyAction, QueueReport, SerialBytes
-from edge_agent.service.queue_report import ReportError, parse_report
+from edge_agent.service.queue_report import QueueReportError, parse_report
 from edge_agent.wire import Ack, Kind, seal, wire
 from tests.service.core_kit import MONDAY_9, PAD_KEY, Pad, make_core
 from tests.service.test_core import acks, journal_rows
@@ -118,7 +118,7 @@ def test_the_queue_and_a_badge_keep_one_state_between_them(tmp_path: Path) -> No
     (b'{"counter": "A01", "type": "staff_lgoin", "staff": "S01"}', "type must be one of"),
 ])
 def test_bad_staff_reports_are_refused_with_the_reason(body: bytes, message: str) -> None:
-    with pytest.raises(ReportError, match=message):
+    with pytest.raises(QueueReportError, match=message):
         parse_report(body, "salt-0123456789abcdef", {"A01"}, 1, STAFF)
 
 

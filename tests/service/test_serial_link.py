@@ -36,13 +36,13 @@ from edge_agent.wire import (
     Ack,
     Decoder,
     DeviceKey,
-    Display,
     Encoder,
     Kind,
     Message,
     Poll,
     Press,
-    Screen,
+    ScreenCode,
+    ScreenCommand,
     SeqGuard,
     seal,
     wire,
@@ -88,7 +88,7 @@ def press(address: int, seq: int) -> bytes:
 
 
 def heartbeat(address: int, seq: int) -> bytes:
-    body = struct.pack(">IBBB", 5, 0, Screen.WELCOME, 0)
+    body = struct.pack(">IBBB", 5, 0, ScreenCode.WELCOME, 0)
     return seal(KEYS[address], address, Kind.HEARTBEAT, 1, seq, body)
 
 
@@ -236,12 +236,12 @@ def test_send_refuses_what_is_not_a_frame_for_its_devices_and_counts_it(
     assert not link.send("pad1", ack[:5], ack=True)
     assert not link.send("pad1", ack + bytes(80), ack=True)
     assert not link.send("pad1", press(1, 1), ack=False)  # a pad's frame, not the agent's
-    display = encoder.display(DeviceKey("pad1", KEYS[1]), 1, Screen.THANKS)
+    display = encoder.display(DeviceKey("pad1", KEYS[1]), 1, ScreenCode.THANKS)
     assert link.send("pad1", display, ack=False)
     line = Line(pty, KEYS)
     msg = line.next()
     assert bytes(line.raw) == wire(display)  # nothing else reached the line
-    assert msg.body == Display(Screen.THANKS, "")
+    assert msg.body == ScreenCommand(ScreenCode.THANKS, "")
     assert link.health()["rejected"] == {"unknown_device": 1, "bad_length": 2,
                                          "wrong_direction": 1}
 
@@ -279,11 +279,11 @@ def test_full_queue_drops_the_oldest_displays_never_an_ack(tmp_path: Path, start
         if name[0] == "a":
             assert link.send("pad1", encoder.ack(dest, 1, boot=1, seq=int(name[1])), ack=True)
         else:
-            assert link.send("pad1", encoder.display(dest, 1, Screen.INVITE, name), ack=False)
+            assert link.send("pad1", encoder.display(dest, 1, ScreenCode.INVITE, name), ack=False)
     health = link.health()
     assert (health["queued"], health["open"], health["dropped_displays"]) == (4, False, 3)
     assert plug_in(path, core, 4) == [Ack(1, 1), Ack(1, 2), Ack(1, 3),
-                                      Display(Screen.INVITE, "d4")]
+                                      ScreenCommand(ScreenCode.INVITE, "d4")]
     assert link.health()["dropped_acks"] == 0
 
 
@@ -293,7 +293,7 @@ def test_a_queue_of_nothing_but_acks_drops_its_oldest_ack_to_stay_bounded(
     encoder, dest = Encoder(7), DeviceKey("pad1", KEYS[1])
     for seq in range(1, 5):
         assert link.send("pad1", encoder.ack(dest, 1, boot=1, seq=seq), ack=True)
-    assert link.send("pad1", encoder.display(dest, 1, Screen.INVITE, "late"), ack=False)
+    assert link.send("pad1", encoder.display(dest, 1, ScreenCode.INVITE, "late"), ack=False)
     assert plug_in(path, core, 3) == [Ack(1, 2), Ack(1, 3), Ack(1, 4)]
     health = link.health()
     assert (health["dropped_acks"], health["dropped_displays"]) == (1, 1)
@@ -390,7 +390,8 @@ def test_a_stalled_reader_costs_one_frame_per_write_timeout(pty: Pty, started: S
     encoder, dest = Encoder(7), DeviceKey("pad1", KEYS[1])
     sent = 600  # about 50 KB: more than a pty holds unread
     for i in range(sent):
-        assert link.send("pad1", encoder.display(dest, 1, Screen.INVITE, f"{i:048d}"), ack=False)
+        frame = encoder.display(dest, 1, ScreenCode.INVITE, f"{i:048d}")
+        assert link.send("pad1", frame, ack=False)
     end = time.monotonic() + WAIT_S
     while link.health()["write_timeouts"] == 0 and time.monotonic() < end:
         time.sleep(0.01)
@@ -451,7 +452,7 @@ def test_bus_sends_queued_acks_then_displays_before_the_next_poll(pty: Pty, star
     event = core.message()
     assert line.next().address == 2  # the link now waits for pad 2's answer
     encoder, dest = Encoder(7), DeviceKey("pad1", KEYS[1])
-    assert link.send("pad1", encoder.display(dest, 1, Screen.THANKS), ack=False)
+    assert link.send("pad1", encoder.display(dest, 1, ScreenCode.THANKS), ack=False)
     assert link.send("pad1", encoder.ack(dest, 1, event.boot, event.seq), ack=True)
     os.write(pty.master, wire(heartbeat(2, 1)))
     after = [line.next() for _ in range(3)]

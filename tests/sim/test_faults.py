@@ -25,7 +25,7 @@ from edge_agent.service.core import Core
 from edge_agent.service.evdev_link import EvdevLink
 from edge_agent.service.inputs import Inbox, LinkState
 from edge_agent.service.socket_input import SocketSource
-from edge_agent.wire import DeviceKey, Kind, Message, Press, Rejection
+from edge_agent.wire import DeviceKey, FrameRejection, Kind, Message, Press
 from tests.sim.rig import Hand, SerialAgent
 from tools.simhall import fault_run, people
 from tools.simhall.agent_config import Services, write_config
@@ -146,10 +146,10 @@ def test_no_noise_at_a_zero_rate() -> None:
     assert noise.corrupt(b"\x01\x02" * 1000) == b"\x01\x02" * 1000 and noise.bits_flipped == 0
 
 
-def pump(agent: SerialAgent, hand: Hand, fd: int) -> list[Message | Rejection]:
+def pump(agent: SerialAgent, hand: Hand, fd: int) -> list[Message | FrameRejection]:
     """One turn: the pad runs 250 ms, the agent decodes what came and acks every event."""
     hand.run(250)
-    out: list[Message | Rejection] = []
+    out: list[Message | FrameRejection] = []
     while select.select([agent.port.fileno()], [], [], 0.01)[0]:
         data = agent.port.read(agent.port.in_waiting or 1)
         if not data:
@@ -176,7 +176,7 @@ def test_every_corrupted_frame_is_rejected_and_retransmission_delivers_each_pres
     try:
         for i in range(12):
             pad.rate("unsatisfied", hand.t_ms + 50 + i * 200, hold_ms=80)
-        seen: list[Message | Rejection] = []
+        seen: list[Message | FrameRejection] = []
         for _ in range(400):
             seen += pump(agent, hand, port.fileno())
             if len(pad.presses()) == 12 and not pad.ledger.pending():

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import serial  # type: ignore[import-untyped]
 
-from edge_agent.wire import Kind, Message, Press, Rejection, Screen
+from edge_agent.wire import FrameRejection, Kind, Message, Press, ScreenCode
 from tests.sim.rig import Hand, SerialAgent, delivered, pad_config
 from tools.simhall.devices import SimPad
 from tools.simhall.pins import DEBOUNCE_SAMPLE_MS
@@ -64,7 +64,7 @@ def test_a_press_arrives_as_the_right_press_with_a_valid_tag(tmp_path: Path, key
         assert isinstance(press.body, Press) and press.body.level == level
         assert press.device == "A01-pad" and not press.duplicate
         assert press.body.age_ms <= 400 and press.body.flags == 0
-        assert not [r for r in before if isinstance(r, Rejection)]
+        assert not [r for r in before if isinstance(r, FrameRejection)]
         assert pad.presses() == [(press.boot, press.seq)]
     finally:
         agent.close()
@@ -81,7 +81,7 @@ def test_a_frame_under_another_key_is_refused_as_a_bad_tag(tmp_path: Path) -> No
     try:
         pad.advance(10)
         got = agent.next_results()
-        assert [type(r).__name__ for r in got] == ["Rejection"]
+        assert [type(r).__name__ for r in got] == ["FrameRejection"]
         assert agent.decoder.rejections == {"bad_tag": 1}
     finally:
         agent.close()
@@ -178,10 +178,10 @@ def test_unplugging_the_pad_makes_its_port_vanish_for_the_agent(rig: Rig) -> Non
 def test_a_display_command_is_shown_with_the_staff_name(rig: Rig) -> None:
     pad, port, agent, hand = rig
     booted(pad, port, agent, hand)
-    agent.send(agent.encoder.display(agent.keys[3], 3, Screen.INVITE, "王小明"))
+    agent.send(agent.encoder.display(agent.keys[3], 3, ScreenCode.INVITE, "王小明"))
     delivered(port.fileno())
     hand.run(50)
-    assert (pad.pins.screen, pad.pins.text) == (Screen.INVITE, "王小明")
+    assert (pad.pins.screen, pad.pins.text) == (ScreenCode.INVITE, "王小明")
 
 
 def test_quick_presses_all_count_and_keep_their_times_however_coarse_the_loop(

@@ -6,14 +6,14 @@ from edge_agent.wire import (
     Ack,
     Decoder,
     DeviceKey,
-    Display,
     Encoder,
+    FrameRejection,
     Kind,
     Message,
     Press,
     Reason,
-    Rejection,
-    Screen,
+    ScreenCode,
+    ScreenCommand,
     SeqGuard,
     lookup_for,
     seal,
@@ -41,7 +41,7 @@ def test_stream_split_anywhere_gives_the_same_messages() -> None:
 def test_garbage_costs_at_most_the_frame_it_touches() -> None:
     dec = decoder()
     got = dec.feed(b"\x00\x00" + b"\x03\x03\x03\x00" + b"noise" + press(1, 1) + press(1, 2))
-    assert [type(r) for r in got] == [Rejection, Rejection, Message]
+    assert [type(r) for r in got] == [FrameRejection, FrameRejection, Message]
     assert sum(dec.rejections.values()) == 2
     assert dec.accepted == 1
 
@@ -78,7 +78,7 @@ def test_guard_marks_survive_an_agent_restart() -> None:
     first.feed(press(1, 1) + press(1, 2))
     restarted = Decoder(keys().get, SeqGuard({"A01-pad": (1, 2)}))
     [got] = restarted.feed(press(1, 1))
-    assert isinstance(got, Rejection) and got.reason == "replayed_seq"
+    assert isinstance(got, FrameRejection) and got.reason == "replayed_seq"
     assert restarted.rejections == {"replayed_seq": 1}
 
 
@@ -92,7 +92,7 @@ def test_forget_lets_a_rekeyed_device_start_again() -> None:
 def test_encoder_frames_decode_on_the_pad_side_with_rising_seq() -> None:
     enc = Encoder(boot=5)
     pad_side = Decoder(keys().get, SeqGuard(), upstream=False)
-    out = pad_side.feed(wire(enc.ack(KEY, 3, 1, 2)) + wire(enc.display(KEY, 3, Screen.INVITE,
+    out = pad_side.feed(wire(enc.ack(KEY, 3, 1, 2)) + wire(enc.display(KEY, 3, ScreenCode.INVITE,
                                                                       "李")))
     assert [(m.kind, m.boot, m.seq) for m in out if isinstance(m, Message)] == [
         (Kind.ACK, 5, 1), (Kind.DISPLAY, 5, 2)]
@@ -107,10 +107,10 @@ def test_encoder_matches_the_ack_vector() -> None:
 
 def test_display_text_is_cut_at_a_character_boundary() -> None:
     enc = Encoder(boot=1)
-    raw = enc.display(KEY, 3, Screen.INVITE, "长" * 40)
+    raw = enc.display(KEY, 3, ScreenCode.INVITE, "长" * 40)
     got = Decoder(keys().get, None, upstream=False).decode(raw)
     assert isinstance(got, Message)
-    assert got.body == Display(Screen.INVITE, "长" * 16)  # 48 bytes of 3-byte characters
+    assert got.body == ScreenCommand(ScreenCode.INVITE, "长" * 16)  # 48 bytes of 3-byte characters
 
 
 def test_lookup_from_hall_config_tables() -> None:
@@ -132,8 +132,8 @@ def test_a_point_to_point_decoder_refuses_another_address_after_the_tag() -> Non
     dec = Decoder(lambda address: KEY, SeqGuard(), address=3)
     stray = seal(KEY.key, 9, Kind.PRESS, 1, 1, bytes([0, 0, 0, 0, 9, 0, 1]))
     forged = seal(bytes(32), 9, Kind.PRESS, 1, 1, bytes([0, 0, 0, 0, 9, 0, 1]))
-    assert dec.decode(stray) == Rejection(Reason.WRONG_ADDRESS, 9, KEY.device)
-    assert dec.decode(forged) == Rejection(Reason.BAD_TAG, 9, KEY.device)
+    assert dec.decode(stray) == FrameRejection(Reason.WRONG_ADDRESS, 9, KEY.device)
+    assert dec.decode(forged) == FrameRejection(Reason.BAD_TAG, 9, KEY.device)
     accepted = dec.decode(seal(KEY.key, 3, Kind.PRESS, 1, 1, bytes([0, 0, 0, 0, 9, 0, 1])))
     assert isinstance(accepted, Message) and accepted.seq == 1  # the refusal marked nothing
     assert dict(dec.rejections) == {"wrong_address": 1, "bad_tag": 1}

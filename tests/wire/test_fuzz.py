@@ -13,7 +13,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge_agent.wire import Decoder, Kind, Message, Rejection, SeqGuard, seal, wire
+from edge_agent.wire import Decoder, FrameRejection, Kind, Message, SeqGuard, seal, wire
 from edge_agent.wire import cobs as agent_cobs
 from tests.wire.vectors import keys, load
 
@@ -55,13 +55,13 @@ def test_seeded_fuzz_never_raises_and_counts_every_frame() -> None:
             data = wire(raw) if rng.random() < 0.5 else agent_cobs.encode(raw) + b"\x00"
             got = raw_dec.decode(raw)
             if raw not in GOOD:
-                assert isinstance(got, Rejection), raw.hex()
+                assert isinstance(got, FrameRejection), raw.hex()
         elif kind == 2:
             data = bytes(rng.choice((0, 1, 2, 0xFF)) for _ in range(rng.randrange(1, 40)))
         else:
             data = mutate(rng, wire(rng.choice(GOOD)))
         out = stream_dec.feed(data)
-        assert all(isinstance(r, Message | Rejection) for r in out)
+        assert all(isinstance(r, Message | FrameRejection) for r in out)
         results += len(out)
         raw_dec.decode(data)
     counted = sum(stream_dec.rejections.values()) + stream_dec.accepted + stream_dec.duplicates
@@ -84,7 +84,7 @@ def test_any_single_bit_flip_is_rejected(raw: bytes, data: st.DataObject) -> Non
     damaged = bytearray(raw)
     damaged[position // 8] ^= 1 << (position % 8)
     got = fresh().decode(bytes(damaged))
-    assert isinstance(got, Rejection)
+    assert isinstance(got, FrameRejection)
     assert got.reason == "bad_crc"  # CRC-16 catches every single-bit error
 
 
@@ -101,7 +101,7 @@ def test_changed_payload_with_a_fixed_crc_is_a_bad_tag(raw: bytes, data: st.Data
     forged += binascii.crc_hqx(forged, 0xFFFF).to_bytes(2, "big")
     dec = fresh()
     got = dec.decode(forged)
-    assert isinstance(got, Rejection) and got.reason == "bad_tag"
+    assert isinstance(got, FrameRejection) and got.reason == "bad_tag"
     assert dec.rejections == {"bad_tag": 1}
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from edge_agent.wire import Message, Rejection, cobs, frame
+from edge_agent.wire import FrameRejection, Message, cobs, frame
 from tests.wire import gen_vectors
 from tests.wire.vectors import decoder, keys, load
 
@@ -76,7 +76,7 @@ def test_frame_encodes(case: dict[str, Any]) -> None:
 def test_rejection(case: dict[str, Any]) -> None:
     dec = decoder()
     [got] = dec.feed(bytes.fromhex(case["wire"]))
-    assert isinstance(got, Rejection)
+    assert isinstance(got, FrameRejection)
     assert got.reason == case["reason"]
     assert dec.rejections == {case["reason"]: 1}
     assert dec.accepted == 0
@@ -88,7 +88,7 @@ def test_sequence(case: dict[str, Any]) -> None:
     verdicts = []
     for hex_wire in case["wire"]:
         [got] = dec.feed(bytes.fromhex(hex_wire))
-        if isinstance(got, Rejection):
+        if isinstance(got, FrameRejection):
             verdicts.append(got.reason.value)
         else:
             verdicts.append("duplicate" if got.duplicate else "accepted")

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from edge_agent.config import ConfigError, DeviceConfig, parse_config
 from edge_agent.durable_files import Owner, write_atomic
+from edge_agent.rules.vocabulary import DeviceKind, DeviceLink, UnknownWord, Word, parse
 from edge_agent.service.checks import SERIAL_LINKS, check_port
 from tools.provisioning.device import EXIT_FAILED, Device, ProvisionError
+
+W = TypeVar("W", bound=Word)
 
 
 def load_hall(path: Path) -> tuple[str, dict[str, Any]]:
@@ -78,10 +81,19 @@ def _device_config(device_id: str, table: dict[str, Any]) -> DeviceConfig:
     except ValueError:
         key_bytes = None
     address = table.get("address")
+    # A word the loader would refuse is left to check_loads; here it reads as the default.
+    kind = _word(DeviceKind, table.get("kind"), DeviceKind.PAD)
+    link = _word(DeviceLink, table.get("link"), DeviceLink.USB)
     return DeviceConfig(id=device_id, counter=str(table.get("counter", "")),
-                        kind=str(table.get("kind", "pad")), link=str(table.get("link", "usb")),
-                        port=table.get("port"),
+                        kind=kind, link=link, port=table.get("port"),
                         address=address if isinstance(address, int) else None, key=key_bytes)
+
+
+def _word(words: type[W], value: Any, default: W) -> W:
+    try:
+        return parse(words, str(value)) if value is not None else default
+    except UnknownWord:
+        return default
 
 
 def check_loads(path: Path, old_text: str, new_text: str) -> list[str]:

@@ -27,13 +27,14 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 
+from edge_agent.rules.vocabulary import EventType, Source
 from tools.simhall.hall import SimHall, Station
 from tools.simhall.it_department import ItDepartment
 from tools.simhall.people import Act
 from tools.simhall.queue_system import QueueSystem
 
-KEYPAD_ACTIONS = {"service_done": "invite", "invite_cancel": "cancel_invite",
-                  "fault_report": "fault", "fault_cleared": "fault_cleared"}
+KEYPAD_ACTIONS = {EventType.SERVICE_DONE: "invite", EventType.INVITE_CANCEL: "cancel_invite",
+                  EventType.FAULT_REPORT: "fault", EventType.FAULT_CLEARED: "fault_cleared"}
 
 
 @dataclass(frozen=True)
@@ -60,25 +61,25 @@ class Performer:
         station = self.hall.stations[act.counter]
         kind = act.body["type"]
         at_ms = act.t // 1000
-        if kind in ("staff_login", "staff_logout"):
+        if kind in (EventType.STAFF_LOGIN, EventType.STAFF_LOGOUT):
             self._lost(act, now_us, station.badge.device,
                        station.badge.read(station.desk.card, now_us))
-        elif kind == "ticket_called":
+        elif kind == EventType.TICKET_CALLED:
             self._call(station, act, now_us)
         elif kind in KEYPAD_ACTIONS:
-            if kind == "fault_report":
+            if kind == EventType.FAULT_REPORT:
                 self._reported[act.body["device"]] = now_us
             self._lost(act, now_us, station.keypad.device,
                        station.keypad.press(KEYPAD_ACTIONS[kind], now_us))
-        elif kind == "fault_verified":
+        elif kind == EventType.FAULT_VERIFIED:
             self._ruling(act, now_us)
-        elif kind in ("pause", "resume"):
+        elif kind in (EventType.PAUSE, EventType.RESUME):
             station.pad.press_pause(at_ms)
-        elif kind == "rating":
+        elif kind == EventType.RATING:
             self._rate(station, act, at_ms)
-        elif kind == "device_down":
+        elif kind == EventType.DEVICE_DOWN:
             station.pad.power_off()
-        elif kind == "device_up":
+        elif kind == EventType.DEVICE_UP:
             station.pad.power_on(now_us // 1000)
         else:
             raise ValueError(f"the simulator cannot act out a {kind!r} event")
@@ -108,7 +109,7 @@ class Performer:
         self.queue.call(station.counter, ticket, number)
 
     def _rate(self, station: Station, act: Act, at_ms: int) -> None:
-        if act.body.get("source", "pad") != "pad":
+        if act.body.get("source", Source.PAD) != Source.PAD:
             raise ValueError("a staff-side rating has no device to act it out: "
                              "no staff keypad has a rate key (keymap.STAFF_KEYMAP)")
         station.pad.rate(act.body["level"], at_ms, hold_ms=self.rng.randint(80, 220))

@@ -19,21 +19,21 @@ from typing import Any
 
 from edge_agent.config import HallConfig
 from edge_agent.rules.engine import RulesEngine
-from edge_agent.rules.model import Incident
+from edge_agent.rules.model import Incident, IncidentKind
 from edge_agent.timeline import EventParser, format_time
 from tools.simhall.people import Act, Desk, expected
 
 HOUR_US = 3_600_000_000
 # Behaviour injected (the plan's notes, Counter.note) -> the incident it must raise.
 RAISES = {
-    "self_rating": "self_rating",
-    "consecutive_rating": "consecutive_rating",
-    "refused_evaluation": "refused_evaluation",
-    "not_prompted": "not_prompted",
-    "long_pause": "long_pause",
-    "device_offline": "device_offline",
-    "device_offline_exempt": "device_offline",  # faulty_pad: verified, so exempt
-    "device_offline_excused": "device_offline",  # self_excuser: ruled not_device_fault
+    "self_rating": IncidentKind.SELF_RATING,
+    "consecutive_rating": IncidentKind.CONSECUTIVE_RATING,
+    "refused_evaluation": IncidentKind.REFUSED_EVALUATION,
+    "not_prompted": IncidentKind.NOT_PROMPTED,
+    "long_pause": IncidentKind.LONG_PAUSE,
+    "device_offline": IncidentKind.DEVICE_OFFLINE,
+    "device_offline_exempt": IncidentKind.DEVICE_OFFLINE,  # faulty_pad: verified, so exempt
+    "device_offline_excused": IncidentKind.DEVICE_OFFLINE,  # self_excuser: not_device_fault
 }
 
 

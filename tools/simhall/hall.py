@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edge_agent.rules.vocabulary import FRAME_LINKS, DeviceKind, DeviceLink
 from edge_agent.service.keymap import STAFF_KEYMAP
 from edge_agent.wire.keys import mqtt_password
 from tools.simhall.devices import SimPad
@@ -30,7 +31,7 @@ from tools.simhall.mqtt_port import MqttBoard
 from tools.simhall.people import Desk
 from tools.simhall.serial_port import BusPort, PtyPort, UsbBoard
 
-LINKS = ("usb", "rs485", "mqtt")
+LINKS = FRAME_LINKS
 
 
 @dataclass(frozen=True)
@@ -91,16 +92,18 @@ class SimHall:
         counter = desk.counter.id
         link = self.layout.links[i % len(self.layout.links)]
         address = self._next_address(link)
-        pad = self._pad(f"{counter}-pad", counter, "pad", link, address)
-        sign = (self._pad(f"{counter}-sign", counter, "sign", link, address + 1)
+        pad = self._pad(f"{counter}-pad", counter, DeviceKind.PAD, link, address)
+        sign = (self._pad(f"{counter}-sign", counter, DeviceKind.SIGN, link, address + 1)
                 if self.layout.signs else None)
-        keypad = Keypad(f"{counter}-keypad", self._input(f"{counter}-keypad", counter, "keypad"),
+        keypad = Keypad(f"{counter}-keypad", self._input(f"{counter}-keypad", counter,
+                                                           DeviceKind.KEYPAD),
                         STAFF_KEYMAP)
-        badge = BadgeReader(f"{counter}-badge", self._input(f"{counter}-badge", counter, "badge"))
+        badge = BadgeReader(f"{counter}-badge", self._input(f"{counter}-badge", counter,
+                                                                DeviceKind.BADGE))
         return Station(desk, link, pad, sign, keypad, badge)
 
     def _next_address(self, link: str) -> int:
-        if link != "rs485":
+        if link != DeviceLink.RS485:
             return 1
         per_pad = 2 if self.layout.signs else 1
         taken = sum(len(b.taps) for b in self.buses[-1:])
@@ -118,12 +121,12 @@ class SimHall:
         # its device's (wrong_address), and a USB or MQTT sign sits at the pad's address + 1.
         table: dict[str, Any] = {"counter": counter, "kind": kind, "link": link,
                                  "keys": self.layout.keys, "key": key, "address": address}
-        if link == "usb":
+        if link == DeviceLink.USB:
             port = PtyPort(self.folder / "dev" / device)
             self.usb.append(port)
             board: Any = UsbBoard(port)
             table["port"] = str(port.path)
-        elif link == "rs485":
+        elif link == DeviceLink.RS485:
             bus = self.buses[-1]
             board = bus.board(address)
             table["port"] = str(bus.port.path)
@@ -140,7 +143,7 @@ class SimHall:
 
     def _input(self, device: str, counter: str, kind: str) -> SocketInput:
         dev = SocketInput(self.folder / "input" / device)
-        self.devices[device] = {"counter": counter, "kind": kind, "link": "evdev",
+        self.devices[device] = {"counter": counter, "kind": kind, "link": DeviceLink.EVDEV,
                                 "port": str(dev.path)}
         return dev
 
