@@ -56,6 +56,9 @@ class RulesConfig:
     min_invite_s: float = 10
     long_pause_min: float = 60
     fault_report_grace_min: float = 30
+    # After a system outage, inputs made during it (the queue system's retried reports, the
+    # pads' kept events) still arrive for this long, in no guaranteed order (rules.md).
+    outage_catch_up_s: float = 120
     # False: a fault report exempts without the IT department's ruling (a hall that trusts
     # its staff's reports); RULES.md §3.
     fault_verification: bool = True

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.helpers import Runner, at, ev, login, write_timeline
+from tests.helpers import BASE_CONFIG, Runner, at, ev, login, write_timeline
 
 PAD = {"device": "A01-pad"}
 CALLED = [login("09:00:00"), ev("09:10:00", "ticket_called", ticket="T1")]
@@ -138,3 +138,36 @@ def test_a_system_outage_is_the_whole_halls_and_runs_forwards(run: Runner) -> No
     assert code == 2 and "line 2" in err and '"until" must not be earlier' in err
     doc = run.replay([login("09:00:00"), outage("09:20:00", "09:25:00")])
     assert doc["report"]["counters"].keys() == {"A01"}  # no counter named "*"
+
+
+def test_a_ticket_called_in_the_catch_up_after_a_restart_is_not_held_against_staff(
+    run: Runner,
+) -> None:
+    # Found by the fault run: the queue system's report of a call made while the agent was
+    # down came in after the restart (its retry), then at once the next call: the first
+    # ticket had no invitation. The catch-up (outage_catch_up_s, inclusive) covers it.
+    config = BASE_CONFIG + "[rules]\noutage_catch_up_s = 60\n"
+    lines: list[dict[str, Any] | str] = [
+        login("09:00:00"),
+        outage("09:20:00", "09:25:00"),
+        ev("09:26:00", "ticket_called", ticket="T1"),  # until + 60 s: in the catch-up
+        ev("09:26:01", "ticket_called", ticket="T2"),  # a second later: judged as always
+        ev("09:40:00", "ticket_called", ticket="T3"),
+    ]
+    doc = run.replay(lines, config)
+    assert found(doc) == [("not_prompted", True, GAP), ("not_prompted", False, None)]
+    late = [login("09:00:00"), outage("09:20:00", "09:25:00"),
+            ev("09:26:01", "ticket_called", ticket="T1"), ev("09:30:00", "ticket_called",
+                                                             ticket="T2")]
+    assert found(run.replay(late, config)) == [("not_prompted", False, None)]
+
+
+def test_a_press_unbound_in_the_catch_up_is_listed_with_the_outage(run: Runner) -> None:
+    # The citizen's (or a self-rater's) press reached the agent before its ticket's call:
+    # unbound (no points either way), and said to be the outage's.
+    config = BASE_CONFIG + "[rules]\noutage_catch_up_s = 60\n"
+    doc = run.replay([login("09:00:00"), outage("09:20:00", "09:25:00"),
+                      ev("09:25:30", "rating", level="satisfied"),
+                      ev("09:27:00", "rating", level="satisfied")], config)
+    assert found(doc) == [("unbound_rating", True, GAP), ("unbound_rating", False, None)]
+    assert [d["reason"] for d in doc["decisions"]] == ["no_service", "no_service"]

@@ -160,6 +160,9 @@ class RulesEngine:
         self._min_invite = round(r.min_invite_s * US)
         self._long_pause = round(r.long_pause_min * 60 * US)
         self._fault_grace = round(r.fault_report_grace_min * 60 * US)
+        self._catch_up_us = round(r.outage_catch_up_s * US)
+        # The latest system outage and the end of the catch-up after it (rules.md).
+        self._catch_up: tuple[Gap, int] | None = None
         self._penalty = dict(config.penalties)
         self._calendars: dict[str, WorkCalendar] = {}
         self._handlers: dict[EventType, Callable[[Event, CounterState], None]] = {
@@ -299,6 +302,7 @@ class RulesEngine:
     def _open_ticket(self, c: CounterState, ev: Event, ticket_id: str) -> Ticket:
         self._outputs.append(TicketOpened(ev.line, ev.t, c.id, ticket_id, c.staff))
         ticket = Ticket(ticket_id, c.id, ev.applicant, c.staff)
+        ticket.gap = self._catching_up(ev.t)  # its call may have been made in the outage
         c.ticket = ticket
         c.expired = False
         return ticket
@@ -466,7 +470,11 @@ class RulesEngine:
             ev.line, t, c.id, reason is DecisionReason.ACCEPTED, reason,
             ticket.id if ticket is not None else None,
             ticket.staff if ticket is not None else c.staff, ev.level))
-        if incident is not None:
+        if incident == "unbound_rating":
+            # Made in an outage or its catch-up, it may be a rating of a ticket whose call
+            # has not reached the agent yet: listed with the outage (rules.md).
+            self._incident(incident, c, t, ev.line, gap=self._catching_up(at))
+        elif incident is not None:
             self._incident(incident, c, t, ev.line,
                            gap=ticket.gap if ticket is not None and incident
                            is IncidentKind.CONSECUTIVE_RATING else None)
@@ -575,6 +583,7 @@ class RulesEngine:
         may have lost an input, so its incidents are exempt (rules.md)."""
         assert ev.until is not None
         gap = (ev.t, ev.until)
+        self._catch_up = (gap, ev.until + self._catch_up_us)
         for c in self.counters.values():
             if c.ticket is not None:
                 c.ticket.gap = gap
@@ -589,6 +598,15 @@ class RulesEngine:
                 if incident.system_outage is None:
                     incident.system_outage = gap
                     self._resettle(incident, ev)
+
+    def _catching_up(self, t: int) -> Gap | None:
+        """The latest system outage if ``t`` falls in it or in the catch-up after it (inclusive):
+        what the queue system and the pads kept through it may still be arriving, in no
+        guaranteed order (rules.md, "System outages")."""
+        if self._catch_up is None:
+            return None
+        gap, end = self._catch_up
+        return gap if gap[0] <= t <= end else None
 
     def _resettle(self, incident: Incident, ev: Event) -> None:
         """Recompute an output incident's status; say so when it changed."""

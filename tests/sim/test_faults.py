@@ -31,8 +31,10 @@ from tools.simhall import fault_run, people
 from tools.simhall.agent_config import Services, write_config
 from tools.simhall.faults import ALL, MIN_US, Fault, Injector, Rates, day_spans, schedule
 from tools.simhall.hall import Layout, SimHall
+from tools.simhall.it_department import ItDepartment
 from tools.simhall.queue_system import QueueSystem
 from tools.simhall.serial_port import Noise
+from tools.simhall.services import free_port
 from tools.simhall.simulation import secret
 
 SALT = secret(1, "salt")
@@ -380,3 +382,16 @@ def test_a_short_run_with_kill_9_a_broker_restart_and_bit_errors_loses_nothing(
     t = outcome.presses
     assert t.acked and not t.lost and not t.duplicated and not t.unseen
     assert outcome.drained and outcome.forwarded is not False and not run.problems
+
+
+def test_the_it_department_without_a_bound_tries_until_the_run_finishes() -> None:
+    # The simulator's IT department waits out a center outage of any length (patience_s
+    # None): it stops at the run's end, and says why the ruling was not made.
+    port = free_port()  # nothing listens there: the center is down
+    it = ItDepartment("127.0.0.1", port, "sim", token="t", patience_s=None)
+    it.rule("A01-pad", "device_fault", since_us=0)
+    time.sleep(0.5)
+    assert it.failed == []  # still trying
+    assert it.finish(0.3) is False
+    assert [device for device, _ in it.failed] == ["A01-pad"]
+    assert "did not answer" in it.failed[0][1]

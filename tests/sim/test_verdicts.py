@@ -46,3 +46,16 @@ def test_a_cheat_short_only_by_excused_incidents_passes() -> None:
         "A03": [deduction("not_prompted", [1, 2, 3, 4])],  # one more than injected
     })
     assert got == {"A01": True, "A02": False, "A03": False}
+
+
+def test_a_rating_cheat_short_only_by_presses_unbound_in_an_outages_catch_up_passes() -> None:
+    # The self-rater's press came before its ticket's call (around a restart): unbound,
+    # listed with the outage; a shortfall without such a press is still a mismatch.
+    plan = {"A01": ("self_rater", {"self_rating": 3}), "A02": ("self_rater", {"self_rating": 3}),
+            "A03": ("skipper", {"not_prompted": 3})}
+    got = verdicts(plan, {
+        "A01": [deduction("self_rating", [1, 2]), deduction("unbound_rating", [], [3], [3])],
+        "A02": [deduction("self_rating", [1, 2]), deduction("unbound_rating", [3])],
+        "A03": [deduction("not_prompted", [1, 2]), deduction("unbound_rating", [], [3], [3])],
+    })
+    assert got == {"A01": True, "A02": False, "A03": False}

@@ -13,7 +13,7 @@ from datetime import time
 from pathlib import Path
 from typing import Any
 
-from edge_agent.config import HallConfig, load_config
+from edge_agent.config import HallConfig, RulesConfig, load_config
 from tools.simhall.hall import SimHall
 
 
@@ -38,6 +38,7 @@ class Services:
     bus_cycle_ms: int = 100
     journal: str = "journal.sqlite"
     hours: tuple[tuple[time, time], tuple[time, time]] | None = None  # [calendar], if given
+    rules: RulesConfig | None = None  # [rules]: what differs from the defaults (margins.py)
 
 
 def q(value: str) -> str:
@@ -69,6 +70,8 @@ def config_text(hall: SimHall, services: Services) -> str:
         lines += ["[calendar]", f'morning = ["{m0:%H:%M}", "{m1:%H:%M}"]',
                   f'afternoon = ["{a0:%H:%M}", "{a1:%H:%M}"]',
                   f'summer_afternoon = ["{a0:%H:%M}", "{a1:%H:%M}"]', ""]
+    if services.rules is not None:
+        lines += _table("rules", changed_rules(services.rules))
     lines += _table("agent", {"journal": services.journal,
                               "device_timeout_s": services.device_timeout_s,
                               "bus_cycle_ms": services.bus_cycle_ms,
@@ -90,6 +93,11 @@ def config_text(hall: SimHall, services: Services) -> str:
     for device, table in hall.devices.items():
         lines += _table(f"devices.{device}", table)
     return "\n".join(lines)
+
+
+def changed_rules(rules: RulesConfig) -> dict[str, Any]:
+    defaults = RulesConfig()
+    return {k: v for k, v in vars(rules).items() if v != getattr(defaults, k)}
 
 
 def write_config(path: Path, hall: SimHall, services: Services) -> HallConfig:

@@ -36,6 +36,10 @@ RAISES = {
     "device_offline_excused": IncidentKind.DEVICE_OFFLINE,  # self_excuser: not_device_fault
 }
 
+# Cheats done with a press on the pad: one that reaches the agent before its ticket's call
+# (around a restart) is decided unbound rather than as the cheat.
+RATING_CHEATS = frozenset({"self_rating", "consecutive_rating"})
+
 
 @dataclass
 class CounterResult:
@@ -62,8 +66,13 @@ class CounterResult:
         return {k: n for k, n in self.penalised.items() if k not in allowed and n > 0}
 
     def caught(self, behaviour: str, n: int) -> bool:
-        """Raised as injected, or short only by incidents a system outage excused."""
+        """Raised as injected, or short only by incidents a system outage excused; a rating
+        cheat also by presses left unbound in an outage's catch-up (rules.md): the press
+        came before its ticket's call, so the cheat was not seen, and the press is listed
+        with the outage."""
         got, excused = self.raised(behaviour), self.excused[RAISES[behaviour]]
+        if behaviour in RATING_CHEATS:
+            excused += self.excused["unbound_rating"]
         if behaviour.endswith("_exempt"):
             return got - excused <= n <= got
         return got <= n <= got + excused

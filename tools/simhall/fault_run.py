@@ -31,7 +31,7 @@ from typing import Any, TextIO
 
 from edge_agent.config import ConfigError
 from edge_agent.rules.calendar import to_us
-from tools.hallgen import TZ
+from tools.simhall.people import TZ
 from tools.simhall import check, faults, tally
 from tools.simhall.faults import Injector, LogEntry
 from tools.simhall.hall import Layout
@@ -165,6 +165,10 @@ def report(run: Run, outcome: Outcome, out: TextIO) -> bool:
     if not verdicts:
         print("PROBLEM: a counter's penalised incidents differ from the plan", file=out)
     ok = ok and verdicts
+    if outcome.rulings_journaled is False:
+        failed = run.sim.it.failed if run.sim.it is not None else []
+        run.problems.append("the IT department's rulings were not all journaled by the agent"
+                            + "".join(f"; {device}: {why}" for device, why in failed))
     for problem in run.problems:
         print(f"PROBLEM: {problem}", file=out)
     if not outcome.drained:
@@ -230,8 +234,8 @@ def cost_lines(run: Run) -> list[str]:
 
 def _excused(results: list[check.CounterResult]) -> list[str]:
     """Incidents exempt because the agent was down (their journal records give the times)."""
-    return [f"{r.counter}: {n} {kind} exempt: a system outage (agent down) spanned it"
-            for r in results for kind, n in sorted(r.excused.items()) if n]
+    return [f"{r.counter}: {n} {kind} exempt: a system outage (agent down) or its catch-up "
+            f"spanned it" for r in results for kind, n in sorted(r.excused.items()) if n]
 
 
 def _verdicts(outcome: Outcome) -> str:

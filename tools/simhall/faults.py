@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from edge_agent.rules.calendar import from_us
-from tools.hallgen import TZ
+from tools.simhall.people import TZ
 from tools.simhall.devices import PRESS, SimPad
 from tools.simhall.hall import SimHall
 from tools.simhall.input_device import SocketInput

@@ -9,7 +9,10 @@ POST rulings. The verdict is the plan's: `device_fault` for a pad that really br
 (faulty_pad), `not_device_fault` for a pad a member of staff switched off (self_excuser).
 
 A report reaches the center only once the agent's outbox has sent the journal record that
-holds it, so a ruling waits (real time, bounded) for its report to be there. Each ruling is
+holds it, so a ruling waits (real time) for its report to be there: a bounded patience, or
+(`patience_s=None`, the simulator's way) as long as the run lasts, as a real IT department
+rules whenever the report reaches it, however long the center was down (the fault run keeps
+the center down for hours, and all of a day). Each ruling is
 done on its own thread and kept in `done` (or `failed`, with why), so the run can wait for
 them all and then check the agent journaled each.
 """
@@ -39,9 +42,10 @@ class Ruling:
 
 class ItDepartment:
     def __init__(self, host: str, port: int, hall: str, token: str,
-                 patience_s: float = PATIENCE_S) -> None:
+                 patience_s: float | None = PATIENCE_S) -> None:
         self.host, self.port, self.hall, self.token = host, port, hall, token
         self.patience_s = patience_s
+        self._deadline: float | None = None  # set by finish(): when every ruling stops trying
         # (user, password) of the IT department's console account: when set, it reads the
         # repair queue and rules through the console's pages and forms, as a person does
         # (console_client.py), instead of the rulings API with `token`.
@@ -62,17 +66,19 @@ class ItDepartment:
     def finish(self, timeout_s: float) -> bool:
         """Wait for every ruling asked for; True if each was recorded at the center."""
         end = time.monotonic() + timeout_s
+        self._deadline = end
         for thread in self._threads:
-            thread.join(max(0.0, end - time.monotonic()))
+            # a turn more: a thread past the deadline says so before it ends
+            thread.join(max(0.0, end - time.monotonic()) + 2 * RETRY_S)
         return not self.failed and all(not t.is_alive() for t in self._threads)
 
     def _rule(self, device: str, verdict: str, since_us: int, note: str) -> None:
         if self.console is not None:
             self._rule_in_console(device, verdict, since_us, note, *self.console)
             return
-        end = time.monotonic() + self.patience_s
+        started = time.monotonic()
         why = "its report never reached the center"
-        while time.monotonic() < end:
+        while self._trying(started):
             try:
                 ref = self._report(device, since_us)
                 if ref is not None:
@@ -95,10 +101,10 @@ class ItDepartment:
                          user: str, password: str) -> None:
         """Log in at the console, wait for the report in the repair queue, send the ruling
         form; the ruling's number is read back from the center's list (the API's GET)."""
-        end = time.monotonic() + self.patience_s
+        started = time.monotonic()
         why = "its report never reached the center"
         person = ConsolePerson(self.host, self.port)
-        while time.monotonic() < end:
+        while self._trying(started):
             try:
                 if not person.cookies.get("console_session"):
                     person.login(user, password)
@@ -119,6 +125,12 @@ class ItDepartment:
             time.sleep(RETRY_S)
         with self._lock:
             self.failed.append((device, why))
+
+    def _trying(self, started: float) -> bool:
+        now = time.monotonic()
+        if self._deadline is not None and now > self._deadline:
+            return False
+        return self.patience_s is None or now < started + self.patience_s
 
     def _number(self, ref: str) -> int:
         """The number of the latest ruling on `ref` in the center's list."""

@@ -32,7 +32,7 @@ from typing import Any
 from edge_agent.config import CalendarConfig, HallConfig
 from edge_agent.rules.calendar import to_us
 from edge_agent.timeline import format_time
-from tools.simhall import center, check, people, services
+from tools.simhall import center, check, margins, people, services
 from tools.simhall.acts import Performer
 from tools.simhall.agent_config import Services, write_config
 from tools.simhall.clock import SimClock
@@ -178,21 +178,25 @@ class Simulation:
         salt = secret(opts.seed, "salt")
         self.desks = people.make_desks(opts.counters, opts.seed, salt, opts.cheats)
         calendar = hall_calendar(opts)
-        self.acts = list(people.plan(self.desks, opts.days, opts.citizens, opts.habits,
-                                     calendar))
+        # The rules' time thresholds and the plan's gaps, kept apart by a margin that grows
+        # with the speed (margins.py); the agent gets the same rules in its hall file.
+        rules = margins.rules(opts.speed, opts.citizens, opts.habits)
+        habits = margins.habits(opts.speed, opts.citizens, opts.habits)
+        self.acts = list(people.plan(self.desks, opts.days, opts.citizens, habits, calendar))
         if not self.acts:
             raise ValueError("the days given have no working hours: nothing to simulate")
         write_plan(self.work, self.acts, self.desks)
-        self.rules = HallConfig(opts.layout.hall_id, calendar=calendar)
+        self.rules = HallConfig(opts.layout.hall_id, calendar=calendar, rules=rules)
         self.expected = check.judge(self.desks, check.incidents(self.acts, self.rules))
         if opts.center and not opts.center_url:
             self.center = center.CenterClient(HOST, services.free_port(), opts.layout.hall_id,
                                               secret(opts.seed, "center"))
             self.it = ItDepartment(HOST, self.center.port, opts.layout.hall_id,
-                                   secret(opts.seed, "it"))
+                                   secret(opts.seed, "it"), patience_s=None)
             self.redis_port = services.free_port()
             opts = replace(opts, center_url=self.center.url, center_token=self.center.token)
         layout, self.svc, self.hook_port = hall_services(opts, salt)
+        self.svc = replace(self.svc, rules=rules)
         self.hall = SimHall(layout, self.desks, self.work, opts.seed)
         self.config = write_config(self.work / "hall.toml", self.hall, self.svc)
         if self.center is not None:
