@@ -87,8 +87,8 @@ def test_whatever_the_parameters_honest_staff_raise_no_penalised_incident(
         p_sat: float, delay: tuple[float, float], p_double: float, gap: tuple[float, float],
         p_cheat: float, call: tuple[float, float]) -> None:
     """Citizens within what the rules expect of people: rating while invited (60 s, less
-    the pumper's 20 s: Habits.pump_gap_s), a double press within the 3 s grace. Cheaters, too, raise nothing
-    penalised beyond their own cheat."""
+    the pumper's 20 s: Habits.pump_gap_s), a double press within the 3 s grace. Cheaters,
+    too, raise nothing penalised beyond their own cheat."""
     citizens = people.Citizens(
         arrivals_per_hour=rate, service_s=span(10, 1800, service), rate_probability=p_rate,
         satisfied_probability=p_sat, rate_delay_s=span(0, 40, delay),

@@ -31,11 +31,11 @@ from typing import Any, TextIO
 
 from edge_agent.config import ConfigError
 from edge_agent.rules.calendar import to_us
-from tools.simhall.people import TZ
 from tools.simhall import check, faults, tally
 from tools.simhall.faults import Injector, LogEntry
 from tools.simhall.hall import Layout
 from tools.simhall.outcome import Outcome, execute
+from tools.simhall.people import TZ
 from tools.simhall.services import ServiceError
 from tools.simhall.simulation import Options, Simulation
 

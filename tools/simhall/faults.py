@@ -29,11 +29,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from edge_agent.rules.calendar import from_us
-from tools.simhall.people import TZ
 from tools.simhall.devices import PRESS, SimPad
 from tools.simhall.hall import SimHall
 from tools.simhall.input_device import SocketInput
-from tools.simhall.people import Act
+from tools.simhall.people import TZ, Act
 from tools.simhall.serial_port import Noise, PtyPort
 
 if TYPE_CHECKING:
