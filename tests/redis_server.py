@@ -27,10 +27,10 @@ __all__ = ["RedisServer", "fake_redis", "redis_binary", "redis_server", "running
            "shared_redis", "store"]
 
 
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+def started_redis(folder: Path) -> Iterator[RedisServer]:
+    """A started server for a fixture to yield; one that cannot start fails the test."""
     try:
-        server = RedisServer(tmp_path / "redis")
+        server = RedisServer(folder)
         server.start()
     except HarnessError as exc:
         pytest.fail(str(exc), pytrace=False)
@@ -38,6 +38,11 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    yield from started_redis(tmp_path / "redis")
 
 
 @pytest.fixture
@@ -49,15 +54,7 @@ def fake_redis() -> Iterator[redis.Redis]:
 
 @pytest.fixture(scope="session")
 def shared_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    try:
-        server = RedisServer(tmp_path_factory.mktemp("redis"))
-        server.start()
-    except HarnessError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from started_redis(tmp_path_factory.mktemp("redis"))
 
 
 @pytest.fixture(params=["real", "fake", "cluster"])
