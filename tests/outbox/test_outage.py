@@ -2,8 +2,8 @@
 off up to its cap, then catches up the backlog. The center ends with the journal record for
 record, and its month report equals the agent's own.
 
-Two sizes: a day of a ~75-counter hall (about 7,000 records) in the suite, and the week of a
-~520-counter hall (at least 350,000 records), which takes minutes, as a soak test
+Two sizes: a day of a ~95-counter hall (about 7,000 records) in the suite, and the week of a
+~640-counter hall (at least 350,000 records), which takes minutes, as a soak test
 (`tools/long-tests`, marker `soak`)."""
 
 from __future__ import annotations
